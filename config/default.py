@@ -1,0 +1,55 @@
+"""Defaults for every environment. config/<PORTAL_ENV>.py and PORTAL_* variables override them.
+
+Keys are written without the PORTAL_ prefix: PORTAL_DATABASE_URL in the environment sets
+DATABASE_URL here (Flask's from_prefixed_env).
+"""
+
+SECRET_KEY = None  # required in production; development and test set their own
+DATABASE_URL = None  # None: a SQLite file in the instance folder
+BASE_URL = "http://127.0.0.1:5000"
+PAYMENT_PROVIDER = "demo"
+STRIPE_SECRET_KEY = None
+STRIPE_WEBHOOK_SECRET = None
+STRIPE_API_BASE = None
+MAIL_URL = None  # None: file://<instance>/mail (development); smtp://host:port in production
+MAIL_FROM = "Licensing desk <licensing@example.com>"
+REDIS_URL = None  # set to keep rate-limit counters in Redis (several processes or hosts)
+CURRENCIES = ["GBP", "EUR", "USD"]
+
+# The publisher's identity on every public page and e-mail.
+PUBLISHER_NAME = "The Northern Ledger"
+PUBLISHER_SITE_URL = "https://www.northernledger.example"
+PUBLISHER_ACCENT_COLOUR = "#b3261e"
+PUBLISHER_LOGO_URL = None  # a URL served by the portal (e.g. /static/logo.svg); None shows the name
+PUBLISHER_FOOTER_LINKS = [
+    ["Terms of republication", "https://www.northernledger.example/republishing-terms"],
+    ["Privacy", "https://www.northernledger.example/privacy"],
+]
+# Where requests for non-licensable articles and general questions go.
+LICENSING_CONTACT_EMAIL = "licensing@northernledger.example"
+# Who is told about each new request (a shared inbox of the licensing desk).
+STAFF_NOTIFY_EMAILS = ["licensing@northernledger.example"]
+
+# Images credited to these agencies are never distributable (matched as whole words).
+AGENCY_CREDITS = [
+    "AFP", "Agence France-Presse", "Reuters", "AP", "Associated Press", "Getty", "Getty Images",
+    "EPA", "PA Media", "Press Association", "Shutterstock", "Alamy", "dpa", "ANSA", "Xinhua",
+]
+# Feed downloads: refused above this size, abandoned after this many seconds.
+FEED_MAX_BYTES = 20 * 1024 * 1024
+FEED_TIMEOUT_SECONDS = 20
+
+# Request bodies above this size get 413.
+MAX_CONTENT_LENGTH = 64 * 1024
+# Rate limits of the public request form (per client address), Flask-Limiter syntax.
+REPUBLISH_RATE_LIMIT = "5 per minute;30 per hour"
+RATELIMIT_HEADERS_ENABLED = True
+
+# Outbox delivery: attempts before a message is given up, and the first retry delay.
+OUTBOX_MAX_ATTEMPTS = 8
+OUTBOX_RETRY_BASE_SECONDS = 30
+OUTBOX_BATCH_SIZE = 50
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+WTF_CSRF_TIME_LIMIT = None  # a long form may stay open; the token lives as long as the session

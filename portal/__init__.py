@@ -1,0 +1,58 @@
+"""The republishing portal: create_app() wires configuration, extensions, blueprints, commands."""
+
+from typing import Any
+
+from flask import Flask
+
+from portal import db
+from portal.config import load_config
+from portal.extensions import csrf, limiter
+from portal.resources import resource_dir
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(resource_dir("templates")),
+        instance_relative_config=True,
+    )
+    load_config(app, overrides)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from portal.public.views import bp as public
+
+    app.register_blueprint(public)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from portal.errors import init_app
+
+    init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    from portal.articles.cli import articles_cli
+    from portal.cli import db_cli, demo_cli
+    from portal.notifications.cli import outbox_cli
+
+    for group in (db_cli, demo_cli, articles_cli, outbox_cli):
+        app.cli.add_command(group)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from portal.public.templating import init_app
+
+    init_app(app)

@@ -1,0 +1,71 @@
+"""Error pages in the site's style: each says what happened and what to do next."""
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: ("This request could not be understood",
+          "Something in what your browser sent was missing or malformed. Go back, check the "
+          "page and try again."),
+    403: ("You may not do that", "This page or action is not open to you."),
+    404: ("Page not found",
+          "We could not find what you were looking for. The link may be mistyped, or the "
+          "page may have been removed. Search the articles, or start from the home page."),
+    405: ("That action is not possible here",
+          "This address does not accept that kind of request. Go back and use the page's "
+          "own buttons and links."),
+    409: ("This changed in the meantime",
+          "Someone else changed this at the same time. Reload the page to see where it stands."),
+    413: ("That was too much to send",
+          "What you submitted is larger than the portal accepts. Shorten the longest fields "
+          "(the message, for example) and try again."),
+    422: ("Please check what you entered", "Some fields need your attention."),
+    429: ("Too many attempts",
+          "You have sent this too often in a short time. Wait a few minutes and try again."),
+    500: ("Something went wrong on our side",
+          "The portal failed to answer. Nothing you submitted was half-saved. Please try again "
+          "in a moment; if it keeps happening, write to the licensing desk."),
+    503: ("The portal is not available right now", "Please try again in a few minutes."),
+}
+
+
+def render_error(status: int, detail: str | None = None) -> tuple[str, int]:
+    title, advice = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
+    return render_template(
+        "errors/error.html", status=status, title=title, advice=advice, detail=detail
+    ), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> tuple[str, int]:
+        return render_error(
+            400,
+            "The form had expired or did not come from this site. Reload the form and send it "
+            "again; what you typed may need to be entered again.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
+        if error.code is None or error.code < 400:
+            return error
+        detail = None
+        if error.code == 429:
+            detail = f"Limit: {error.description}." if error.description else None
+        elif error.code == 400 and error.description and not error.description.startswith(
+            "The browser (or proxy)"
+        ):
+            detail = error.description
+        return render_error(error.code, detail)
+
+    @app.errorhandler(InternalServerError)
+    def server_error(error: InternalServerError) -> tuple[str, int]:
+        original = getattr(error, "original_exception", None)
+        if original is not None:
+            log.error("unhandled error on %s %s", request.method, request.path, exc_info=original)
+        return render_error(500)

@@ -1,0 +1,103 @@
+"""Fixtures: an app per test on a fresh database (SQLite always, PostgreSQL when configured).
+
+Set PORTAL_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test to run every
+database test on PostgreSQL too (.ci/run does).
+"""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+import portal.models  # noqa: F401  (every table on Base.metadata)
+from portal import create_app
+from portal import db as portal_db
+from portal.db import Base
+
+PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL")
+PG_SKIP = (
+    "PostgreSQL not configured: set PORTAL_TEST_DATABASE_URL="
+    "postgresql+psycopg://postgres@127.0.0.1:5432/test to run these tests on PostgreSQL too"
+)
+_pg_schema_ready = False
+
+
+def make_app(tmp_path: Path, database_url: str, **overrides: object) -> Flask:
+    config = {
+        "ENV": "test",
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "MAIL_URL": f"file://{tmp_path / 'mail'}",
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+def _reset_postgres(app: Flask) -> None:
+    """Create the schema once per run, and empty every table before each test."""
+    global _pg_schema_ready
+    engine = app.extensions["portal.db"].engine
+    if not _pg_schema_ready:
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        Base.metadata.create_all(engine)
+        _pg_schema_ready = True
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        if not PG_URL:
+            pytest.skip(PG_SKIP)
+        return PG_URL
+    return f"sqlite:///{tmp_path / 'portal.sqlite3'}"
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, object]:
+    """Override in a test module to configure the app differently."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str, app_overrides: dict[str, object]) -> Iterator[Flask]:
+    app = make_app(tmp_path, database_url, **app_overrides)
+    engine = app.extensions["portal.db"].engine
+    if engine.dialect.name == "postgresql":
+        _reset_postgres(app)
+    else:
+        Base.metadata.create_all(engine)
+    yield app
+    engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Session]:
+    """A session inside an app context (the same one services and views get)."""
+    with app.app_context():
+        yield portal_db.session()
+
+
+@pytest.fixture
+def mail_dir(tmp_path: Path) -> Path:
+    return tmp_path / "mail"
