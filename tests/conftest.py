@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 import portal.models  # noqa: F401  (every table on Base.metadata)
 from portal import create_app
-from portal import db as portal_db
 from portal.db import Base
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
@@ -93,9 +92,12 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 @pytest.fixture
 def db(app: Flask) -> Iterator[Session]:
-    """A session inside an app context (the same one services and views get)."""
-    with app.app_context():
-        yield portal_db.session()
+    """A session of its own, outside any app context: like a second process, it sees what
+    requests committed and nothing they left uncommitted. (Push app.app_context() in a
+    test that calls services directly.)"""
+    session = app.extensions["portal.db"].sessionmaker()
+    yield session
+    session.close()
 
 
 @pytest.fixture

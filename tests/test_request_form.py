@@ -5,6 +5,8 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -335,3 +337,34 @@ class TestRateLimit:
         assert count(db, RepublishRequest) == 2
         # reading the form is not limited
         assert client.get(FORM_URL).status_code == 200
+
+
+def test_a_failure_midway_leaves_nothing_half_written(
+    app: Flask, client: FlaskClient, db: Session, article, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal.licensing import services
+
+    def broken_enqueue(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("mail template missing")
+
+    data = {**form_answers(), "csrf_token": csrf_token(client)}
+    monkeypatch.setattr(services, "enqueue", broken_enqueue)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = client.post(FORM_URL, data=data)
+    assert response.status_code == 500
+    assert "Nothing you submitted was half-saved" in response.get_data(as_text=True)
+    assert count(db, RepublishRequest) == 0
+    assert count(db, AuditEvent) == 0
+    assert count(db, OutboxEmail) == 0
+
+
+FIELDS = [name for name in form_answers() if name != "website"]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(changes=st.dictionaries(st.sampled_from(FIELDS), st.text(max_size=300), max_size=6))
+def test_no_input_makes_a_500(client: FlaskClient, article, changes: dict[str, str]) -> None:
+    data = {**form_answers(**changes), "csrf_token": csrf_token(client)}
+    response = client.post(FORM_URL, data=data)
+    assert response.status_code in (303, 400, 413, 422), response.status_code

@@ -1,0 +1,101 @@
+"""A visitor's path in a real browser, at phone and desktop width, with and without JavaScript."""
+
+import re
+
+import pytest
+
+from tests.browser.conftest import shoot
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def _fits_width(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+@pytest.mark.parametrize(("viewport", "label"), [(PHONE, "phone"), (DESKTOP, "desktop")])
+def test_request_without_javascript(browser, live_url: str, viewport, label: str) -> None:
+    context = browser.new_context(viewport=viewport, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(live_url + "/")
+    assert _fits_width(page)
+    shoot(page, f"{label}-01-article-list")
+    page.get_by_role("link", name="Libraries dropped late fees. Then the books came back").click()
+    assert _fits_width(page)
+    shoot(page, f"{label}-02-article")
+    page.get_by_role("link", name="Republish this article").click()
+    assert page.get_by_role("heading", name="Request to republish").is_visible()
+    assert _fits_width(page)
+    shoot(page, f"{label}-03-form")
+
+    # Send it half-filled first: the errors show next to their fields, answers kept.
+    page.get_by_label("Your name").fill("Jane Reader")
+    page.get_by_label("Your e-mail address").fill("not-an-address")
+    page.get_by_role("button", name="Send request").click()
+    summary = page.locator("#error-summary")
+    assert summary.is_visible()
+    assert "valid e-mail address" in page.locator("#requester_email-error").inner_text()
+    assert page.get_by_label("Your name").input_value() == "Jane Reader"
+    assert _fits_width(page)
+    shoot(page, f"{label}-04-form-errors")
+
+    page.get_by_label("Your e-mail address").fill("jane@gazette.example")
+    page.get_by_label("Organisation", exact=True).fill("The Coastal Gazette")
+    page.get_by_label("Type of organisation").select_option("non_profit")
+    page.get_by_label("Country", exact=True).select_option("NO")
+    page.get_by_label("Website", exact=True).check()
+    page.get_by_label("Name of the publication, site or programme").fill("Coastal Gazette Online")
+    page.get_by_label("Audience per month (unique visitors, listeners, or print run)") \
+        .select_option("10k_100k")
+    page.get_by_label("Worldwide").check()
+    page.get_by_label("Original language").check()
+    page.get_by_label("Full text").check()
+    page.get_by_label("One year").check()
+    page.get_by_role("button", name="Send request").click()
+
+    assert re.search(r"/requests/[A-Za-z0-9_-]{43}$", page.url)
+    assert page.get_by_text(re.compile(r"Your request RR-\d{4}-\d{5} has been received")).is_visible()
+    assert page.get_by_text("Received, waiting for review").is_visible()
+    assert _fits_width(page)
+    shoot(page, f"{label}-05-status")
+    context.close()
+
+
+def test_javascript_hides_questions_that_do_not_apply(browser, live_url: str) -> None:
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(live_url + "/articles/libraries-dropped-late-fees-then-the-books-came-back/republish")
+    country = page.get_by_label("Which country?")
+    assert not country.is_visible()
+    page.get_by_label("One country").check()
+    assert country.is_visible()
+    assert not page.get_by_label("Translated into").is_visible()
+    page.get_by_label("Translation").check()
+    assert page.get_by_label("Translated into").is_visible()
+    context.close()
+
+
+def test_not_licensable_article_in_the_browser(browser, live_url: str) -> None:
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(live_url + "/")
+    page.get_by_role("link", name="Interview: the composer who writes for ice").click()
+    assert page.get_by_text("This article is not available for republication.").is_visible()
+    assert page.get_by_role("link", name="Republish this article").count() == 0
+    shoot(page, "phone-06-not-licensable")
+    context.close()
+
+
+def test_republish_link_from_the_publishers_site(browser, live_url: str) -> None:
+    context = browser.new_context(viewport=DESKTOP, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(live_url + "/republish?url=https://northernledger.example/2026/11/"
+                         "night-train-to-the-capital-returns/?utm_source=footer")
+    assert page.get_by_role("heading", name="Request to republish").is_visible()
+    page.goto(live_url + "/republish?url=https://northernledger.example/nope")
+    assert page.get_by_role("heading", name="We could not find that article").is_visible()
+    shoot(page, "desktop-07-unknown-url")
+    context.close()

@@ -1,0 +1,58 @@
+"""Configuration layering and the production refusals."""
+
+from pathlib import Path
+
+import pytest
+
+from portal import create_app
+from portal.config import ConfigurationError
+
+
+def test_environment_variables_override_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PORTAL_PUBLISHER_NAME", "The Valley Courier")
+    monkeypatch.setenv("PORTAL_CURRENCIES", "eur, nok")
+    monkeypatch.setenv("PORTAL_DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    app = create_app({"ENV": "test"})
+    assert app.config["PUBLISHER_NAME"] == "The Valley Courier"
+    assert app.config["CURRENCIES"] == ["EUR", "NOK"]
+    assert app.config["SECRET_KEY"] == "test-secret"  # from config/test.py
+
+
+def test_redis_url_moves_rate_limits_to_redis(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PORTAL_DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    assert create_app({"ENV": "test"}).config["RATELIMIT_STORAGE_URI"] == "memory://"
+    monkeypatch.setenv("PORTAL_REDIS_URL", "redis://127.0.0.1:6379/3")
+    assert create_app({"ENV": "test"}).config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/3"
+
+
+def test_unknown_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTAL_ENV", "staging")
+    with pytest.raises(ConfigurationError, match="PORTAL_ENV must be one of"):
+        create_app()
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({}, "PORTAL_SECRET_KEY is not set"),
+    ({"PORTAL_SECRET_KEY": "s3cret", "PORTAL_PAYMENT_PROVIDER": "demo",
+      "PORTAL_STRIPE_WEBHOOK_SECRET": "whsec_x"}, "demo payment provider"),
+    ({"PORTAL_SECRET_KEY": "s3cret", "PORTAL_PAYMENT_PROVIDER": "stripe"},
+     "PORTAL_STRIPE_WEBHOOK_SECRET is required"),
+])
+def test_production_refuses_unsafe_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    monkeypatch.setenv("PORTAL_ENV", "production")
+    monkeypatch.setenv("PORTAL_DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigurationError, match=message):
+        create_app()
+
+
+def test_production_starts_when_configured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for key, value in {"PORTAL_ENV": "production", "PORTAL_SECRET_KEY": "s3cret",
+                       "PORTAL_STRIPE_WEBHOOK_SECRET": "whsec_x",
+                       "PORTAL_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}.items():
+        monkeypatch.setenv(key, value)
+    app = create_app()
+    assert app.config["ENV"] == "production" and app.config["SESSION_COOKIE_SECURE"] is True
