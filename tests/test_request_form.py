@@ -1,6 +1,7 @@
 """The public request form: submit -> stored -> e-mails -> status page, and bad input."""
 
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from portal.db import utcnow
 from portal.licensing.models import AuditEvent, RepublishRequest
 from portal.licensing.services import hash_token
 from portal.notifications.models import OutboxEmail
+from tests.conftest import REDIS_URL
 from tests.factories import form_answers, make_article
 
 FORM_URL = "/articles/harbour-wind/republish"
@@ -368,3 +370,37 @@ def test_no_input_makes_a_500(client: FlaskClient, article, changes: dict[str, s
     data = {**form_answers(**changes), "csrf_token": csrf_token(client)}
     response = client.post(FORM_URL, data=data)
     assert response.status_code in (303, 400, 413, 422), response.status_code
+
+
+class TestRateLimitInRedis:
+    """With PORTAL_REDIS_URL the counters live in Redis, shared by every process."""
+
+    @pytest.fixture
+    def app_overrides(self) -> dict[str, object]:
+        if not REDIS_URL:
+            pytest.skip("Redis not configured: set PORTAL_TEST_REDIS_URL=redis://127.0.0.1:6379/0 "
+                        "to run the rate-limit tests against Redis")
+        return {"REPUBLISH_RATE_LIMIT": "2 per minute", "REDIS_URL": REDIS_URL,
+                "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+
+    def test_limit_is_shared_between_app_instances(
+        self, app: Flask, client: FlaskClient, db: Session, article, tmp_path, database_url: str
+    ) -> None:
+        from tests.conftest import make_app
+
+        assert app.config["RATELIMIT_STORAGE_URI"] == REDIS_URL
+        assert submit(client).status_code == 303
+        assert submit(client).status_code == 303
+        # a second process (another app on the same Redis) sees the same counter
+        other = make_app(tmp_path, database_url, REPUBLISH_RATE_LIMIT="2 per minute",
+                         REDIS_URL=REDIS_URL, RATELIMIT_KEY_PREFIX=app.config["RATELIMIT_KEY_PREFIX"])
+        other_client = other.test_client()
+        data = {**form_answers(), "csrf_token": csrf_token(other_client)}
+        assert other_client.post(FORM_URL, data=data).status_code == 429
+        assert count(db, RepublishRequest) == 2
+        import redis
+
+        server = redis.Redis.from_url(REDIS_URL)
+        keys = server.keys(f"*{app.config['RATELIMIT_KEY_PREFIX']}*")
+        assert keys, "the counters are in Redis"
+        server.delete(*keys)
