@@ -17,4 +17,7 @@
     if (event.target.type === "radio") { update(); }
   });
   update();
+  // After a failed submission, take keyboard and screen-reader users to the list of problems.
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
 })();
