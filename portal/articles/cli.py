@@ -1,0 +1,36 @@
+"""`flask --app portal articles ...`: the article catalogue from the command line."""
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from portal.articles.importer import FeedError, import_feed
+from portal.db import transaction
+
+articles_cli = AppGroup("articles", help="The article catalogue.")
+
+
+@articles_cli.command("import")
+@click.argument("source", metavar="PATH_OR_URL")
+def import_command(source: str) -> None:
+    """Import or update articles from a feed file or http(s) URL.
+
+    Reads RSS 2.0 (content:encoded), Atom and JSON Feed 1.1. Running it again updates the
+    articles it made instead of duplicating them. A broken feed imports nothing.
+    """
+    config = current_app.config
+    click.echo(f"Importing {source}")
+    try:
+        with transaction() as db:
+            report = import_feed(
+                db,
+                source,
+                agencies=config["AGENCY_CREDITS"],
+                max_bytes=int(config["FEED_MAX_BYTES"]),
+                timeout=float(config["FEED_TIMEOUT_SECONDS"]),
+                progress=click.echo,
+            )
+    except FeedError as error:
+        # ClickException: the message on stderr, exit status 1, no traceback.
+        raise click.ClickException(f"{error} (nothing was imported)") from None
+    click.echo(report.summary())
