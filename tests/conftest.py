@@ -24,7 +24,25 @@ PG_SKIP = (
     "PostgreSQL not configured: set PORTAL_TEST_DATABASE_URL="
     "postgresql+psycopg://postgres@127.0.0.1:5432/test to run these tests on PostgreSQL too"
 )
+REDIS_SKIP = (
+    "Redis not configured: set PORTAL_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run the "
+    "rate-limit tests against Redis too"
+)
 _pg_schema_ready = False
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say once, not once per test, which services were left out and how to include them."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    reasons: dict[str, int] = {}
+    for report in skipped:
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else "skipped"
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        terminalreporter.section("skipped tests")
+        for reason, number in sorted(reasons.items()):
+            terminalreporter.write_line(f"{number:4d} skipped: {reason}")
 
 
 def make_app(tmp_path: Path, database_url: str, **overrides: object) -> Flask:

@@ -16,7 +16,7 @@ from portal.db import utcnow
 from portal.licensing.models import AuditEvent, RepublishRequest
 from portal.licensing.services import hash_token
 from portal.notifications.models import OutboxEmail
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_SKIP, REDIS_URL
 from tests.factories import form_answers, make_article
 
 FORM_URL = "/articles/harbour-wind/republish"
@@ -378,8 +378,7 @@ class TestRateLimitInRedis:
     @pytest.fixture
     def app_overrides(self) -> dict[str, object]:
         if not REDIS_URL:
-            pytest.skip("Redis not configured: set PORTAL_TEST_REDIS_URL=redis://127.0.0.1:6379/0 "
-                        "to run the rate-limit tests against Redis")
+            pytest.skip(REDIS_SKIP)
         return {"REPUBLISH_RATE_LIMIT": "2 per minute", "REDIS_URL": REDIS_URL,
                 "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
 
