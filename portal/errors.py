@@ -42,6 +42,14 @@ def render_error(status: int, detail: str | None = None) -> tuple[str, int]:
 
 
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def refuse_nul_bytes() -> tuple[str, int] | None:
+        # No text column can hold U+0000 (PostgreSQL refuses it), and no address or search
+        # needs one: answer 400 before it reaches a query. Form fields have their own check.
+        if "\x00" in request.path or any("\x00" in value for value in request.args.values()):
+            return render_error(400, "The address contains a character that is not allowed.")
+        return None
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[str, int]:
         return render_error(
