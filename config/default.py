@@ -12,7 +12,7 @@ STRIPE_SECRET_KEY = None
 STRIPE_WEBHOOK_SECRET = None
 STRIPE_API_BASE = None
 MAIL_URL = None  # None: file://<instance>/mail (development); smtp://host:port in production
-MAIL_FROM = "Licensing desk <licensing@example.com>"
+MAIL_FROM = "Licensing desk <licensing@northernledger.example>"
 REDIS_URL = None  # set to keep rate-limit counters in Redis (several processes or hosts)
 CURRENCIES = ["GBP", "EUR", "USD"]
 

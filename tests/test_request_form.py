@@ -104,6 +104,8 @@ def test_submit_stores_every_detail_and_queues_both_emails(
         f"We have received your request {req.reference}. No action is needed now")
     assert req.reference in to_staff.subject and "The Coastal Gazette" in to_staff.subject
     assert "jane@gazette.example" in to_staff.text_body
+    assert "- Language: Translation into Norwegian Bokmål" in to_staff.text_body
+    assert "- Language: Translation into Norwegian Bokmål" in to_requester.text_body
 
 
 def test_status_page_shows_the_request_and_is_private(
@@ -117,7 +119,7 @@ def test_status_page_shows_the_request_and_is_private(
     assert req.reference in page
     assert "has been received" in page  # the confirmation message after the redirect
     assert "Received, waiting for review" in page
-    assert "Norwegian Bokmål" in page and "up to 400 words" in page
+    assert "Translation into Norwegian Bokmål" in page and "up to 400 words" in page
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Referrer-Policy"] == "no-referrer"
     # the confirmation shows once only

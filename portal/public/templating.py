@@ -31,7 +31,7 @@ def label(code: str | None, kind: str) -> str:
         return ""
     if kind == "country":
         return usage.countries().get(code, code)
-    if kind == "language":
+    if kind == "language_code":
         return usage.languages().get(code, code)
     return LABELS[kind].get(code, code)
 
