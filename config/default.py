@@ -44,11 +44,24 @@ MAX_CONTENT_LENGTH = 64 * 1024
 # Rate limits of the public request form (per client address), Flask-Limiter syntax.
 REPUBLISH_RATE_LIMIT = "5 per minute;30 per hour"
 RATELIMIT_HEADERS_ENABLED = True
+# A rate-limit store that cannot be reached (Redis down) must not take the form down with it.
+RATELIMIT_SWALLOW_ERRORS = True
+RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+# Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host in front of the
+# portal (0: none). Rate limits then count the visitor's address, not the proxy's.
+PROXY_FIX_X_FOR = 0
 
 # Outbox delivery: attempts before a message is given up, and the first retry delay.
 OUTBOX_MAX_ATTEMPTS = 8
 OUTBOX_RETRY_BASE_SECONDS = 30
 OUTBOX_BATCH_SIZE = 50
+
+# Staff sign-in: a session ends this long after sign-in, or after this long without a request.
+STAFF_SESSION_MAX_HOURS = 12
+STAFF_SESSION_IDLE_MINUTES = 120
+# Sign-in attempts (Flask-Limiter syntax): per client address, and per e-mail address tried.
+STAFF_LOGIN_RATE_LIMIT_IP = "20 per 10 minutes"
+STAFF_LOGIN_RATE_LIMIT_ACCOUNT = "5 per 10 minutes"
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

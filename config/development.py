@@ -1,3 +1,3 @@
-"""Development: `make run`. A fixed secret is fine here and only here."""
+"""Development: `make run`. The secret key is generated into instance/secret_key."""
 
-SECRET_KEY = "development-only-secret-do-not-use-in-production"
+PAYMENT_PROVIDER = "demo"

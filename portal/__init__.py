@@ -3,6 +3,7 @@
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import db
 from portal.config import load_config
@@ -17,6 +18,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
     )
     load_config(app, overrides)
+    proxies = int(app.config["PROXY_FIX_X_FOR"])
+    if proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -29,12 +35,19 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    from portal.staff.auth import init_app as init_auth
+
+    init_auth(app)
 
 
 def register_blueprints(app: Flask) -> None:
     from portal.public.views import bp as public
+    # Each module adds its routes to the one staff blueprint when imported.
+    from portal.staff import auth_views, ratecard_views, views  # noqa: F401
+    from portal.staff.blueprint import bp as staff
 
     app.register_blueprint(public)
+    app.register_blueprint(staff)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -46,9 +59,11 @@ def register_errorhandlers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from portal.articles.cli import articles_cli
     from portal.cli import db_cli, demo_cli
+    from portal.licensing.cli import requests_cli
     from portal.notifications.cli import outbox_cli
+    from portal.staff.cli import staff_cli
 
-    for group in (db_cli, demo_cli, articles_cli, outbox_cli):
+    for group in (db_cli, demo_cli, articles_cli, outbox_cli, staff_cli, requests_cli):
         app.cli.add_command(group)
 
 

@@ -1,6 +1,8 @@
 """Configuration: config/default.py, then config/<PORTAL_ENV>.py, then PORTAL_* variables."""
 
 import os
+import re
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,15 @@ from flask import Flask
 from portal.resources import resource_dir
 
 ENVIRONMENTS = ("development", "test", "production")
+PAYMENT_PROVIDERS = ("stripe", "invoice", "demo")
+# from_prefixed_env reads values as JSON when it can (PORTAL_SECRET_KEY=2024 would be an int):
+# these settings are text whatever they look like.
+TEXT_KEYS = (
+    "SECRET_KEY", "DATABASE_URL", "BASE_URL", "PAYMENT_PROVIDER", "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "MAIL_URL", "MAIL_FROM", "REDIS_URL",
+    "PUBLISHER_NAME", "PUBLISHER_SITE_URL", "PUBLISHER_ACCENT_COLOUR", "PUBLISHER_LOGO_URL",
+    "LICENSING_CONTACT_EMAIL", "REPUBLISH_RATE_LIMIT",
+)
 
 
 class ConfigurationError(RuntimeError):
@@ -32,12 +43,29 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
 def _as_list(value: Any) -> list[str]:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
-    return list(value)
+    if isinstance(value, (list, tuple)):
+        return [str(item) for item in value]
+    return [str(value)]
+
+
+def _development_secret(instance: Path) -> str:
+    """A random secret kept in the instance folder: development never runs on a known key."""
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def _normalise(app: Flask) -> None:
     config = app.config
     instance = Path(app.instance_path)
+    for key in TEXT_KEYS:
+        if config.get(key) is not None and not isinstance(config[key], str):
+            config[key] = str(config[key])
+    if not config.get("SECRET_KEY") and config["ENV"] == "development":
+        config["SECRET_KEY"] = _development_secret(instance)
     if not config.get("DATABASE_URL"):
         instance.mkdir(parents=True, exist_ok=True)
         config["DATABASE_URL"] = f"sqlite:///{instance / 'portal.sqlite3'}"
@@ -55,9 +83,20 @@ def _normalise(app: Flask) -> None:
 
 def _check(app: Flask) -> None:
     config = app.config
+    if config["PAYMENT_PROVIDER"] not in PAYMENT_PROVIDERS:
+        raise ConfigurationError(
+            f"PORTAL_PAYMENT_PROVIDER must be one of {', '.join(PAYMENT_PROVIDERS)}, "
+            f"not {config['PAYMENT_PROVIDER']!r}")
+    if not config["CURRENCIES"] or not all(re.fullmatch(r"[A-Z]{3}", c) for c in config["CURRENCIES"]):
+        raise ConfigurationError("PORTAL_CURRENCIES must list ISO 4217 codes, like EUR,GBP")
     if config["ENV"] != "production":
         return
     problems = []
+    if not config["BASE_URL"].startswith("https://"):
+        problems.append("PORTAL_BASE_URL must be the portal's public https:// address "
+                        "(it goes into every e-mailed link)")
+    if config["MAIL_URL"].startswith("file://"):
+        problems.append("PORTAL_MAIL_URL must name an SMTP server (smtp:// or smtps://)")
     if not config.get("SECRET_KEY"):
         problems.append("PORTAL_SECRET_KEY is not set")
     if config.get("PAYMENT_PROVIDER") == "demo":

@@ -1,10 +1,10 @@
-"""`flask --app portal demo load`: sample articles written for this project, for a first look.
+"""`flask --app portal demo load`: sample articles written for this project and the default
+rate card, for a first look.
 
 The sample feed ships in portal/demo_data/ and goes through the real importer, so the demo
 shows what an import of the publisher's own feed gives. Loading twice changes nothing.
 """
 
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +12,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from portal import db as database
-from portal.articles.importer import import_feed
+from portal.articles.importer import import_feed_bytes
 from portal.articles.models import Article
+from portal.licensing.ratecard import seed_default_rate_card
 
 DEMO_FEED = Path(__file__).parent / "demo_data" / "articles.json"
 NOT_LICENSABLE_GUID = "demo-2026-syndicated-interview"
@@ -23,22 +24,19 @@ def load_demo() -> Iterator[str]:
     config = current_app.config
     # The sample bodies point at images the portal itself serves.
     feed = DEMO_FEED.read_text("utf-8").replace("{base}", config["BASE_URL"])
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "demo-articles.json"
-        path.write_text(feed, "utf-8")
-        with database.transaction() as db:
-            report = import_feed(
-                db, str(path), agencies=config["AGENCY_CREDITS"],
-                max_bytes=config["FEED_MAX_BYTES"], timeout=config["FEED_TIMEOUT_SECONDS"],
-                progress=lambda line: None,
+    with database.transaction() as db:
+        report = import_feed_bytes(
+            db, feed.encode(), source_label="demo feed", agencies=config["AGENCY_CREDITS"]
+        )
+        syndicated = db.scalar(select(Article).where(Article.guid == NOT_LICENSABLE_GUID))
+        if syndicated is not None:
+            syndicated.is_licensable = False
+            syndicated.rights_holder = "A partner magazine (syndicated content)"
+            syndicated.rights_reason = (
+                "This interview was syndicated to us by a partner magazine, and our "
+                "agreement does not let us license it to others."
             )
-            syndicated = db.scalar(select(Article).where(Article.guid == NOT_LICENSABLE_GUID))
-            if syndicated is not None:
-                syndicated.is_licensable = False
-                syndicated.rights_holder = "A partner magazine (syndicated content)"
-                syndicated.rights_reason = (
-                    "This interview was syndicated to us by a partner magazine, and our "
-                    "agreement does not let us license it to others."
-                )
+        card = seed_default_rate_card(db, config["CURRENCIES"][0])
     yield report.summary()
+    yield f"Rate card in {card.currency}: edit it under /staff/rate-card."
     yield "Demo data loaded: open http://127.0.0.1:5000/."

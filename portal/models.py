@@ -2,11 +2,21 @@
 
 from portal.articles.models import Article, ArticleRevision, Asset
 from portal.db import Base
-from portal.licensing.models import AuditEvent, RepublishRequest
+from portal.licensing.models import (
+    AuditEvent,
+    DeclineTemplate,
+    Quote,
+    RepublishRequest,
+    RequestMessage,
+    RequestToken,
+)
+from portal.licensing.ratecard import RateCard, RateFactor
 from portal.notifications.models import OutboxEmail
 from portal.sequences import Counter
+from portal.staff.models import StaffSession, StaffUser
 
 __all__ = [
-    "Article", "ArticleRevision", "Asset", "AuditEvent", "Base", "Counter", "OutboxEmail",
-    "RepublishRequest",
+    "Article", "ArticleRevision", "Asset", "AuditEvent", "Base", "Counter", "DeclineTemplate",
+    "OutboxEmail", "Quote", "RateCard", "RateFactor", "RepublishRequest", "RequestMessage",
+    "RequestToken", "StaffSession", "StaffUser",
 ]

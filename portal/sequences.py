@@ -1,14 +1,17 @@
 """Human-readable numbers that count up per year: RR-2026-00042, LIC-2026-000042.
 
-One counter row per name and year. The UPDATE takes the row's write lock, so two
-transactions never get the same number (SQLite serialises writers; PostgreSQL locks the row).
+One counter row per name and year, bumped by a single upsert: the row's write lock makes
+concurrent transactions take turns (SQLite serialises writers; PostgreSQL locks the row),
+so no number is ever handed out twice.
 """
 
-from sqlalchemy import String, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import String
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.db import Base
+
+_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 class Counter(Base):
@@ -20,16 +23,12 @@ class Counter(Base):
 
 
 def next_value(db: Session, name: str) -> int:
-    bump = update(Counter).where(Counter.name == name).values(value=Counter.value + 1)
-    if db.execute(bump).rowcount == 0:  # type: ignore[attr-defined]
-        # First number of this name: create the row in a savepoint, so that a concurrent
-        # creator makes us fall back to the UPDATE instead of failing the transaction.
-        try:
-            with db.begin_nested():
-                db.execute(insert(Counter).values(name=name, value=1))
-            return 1
-        except IntegrityError:
-            db.execute(bump)
-    value = db.scalar(select(Counter.value).where(Counter.name == name))
-    assert value is not None
+    insert = _UPSERTS[db.get_bind().dialect.name]
+    statement = (
+        insert(Counter)
+        .values(name=name, value=1)
+        .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
+        .returning(Counter.value)
+    )
+    value: int = db.execute(statement).scalar_one()
     return value

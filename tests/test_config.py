@@ -49,10 +49,53 @@ def test_production_refuses_unsafe_settings(
         create_app()
 
 
+PRODUCTION = {"PORTAL_ENV": "production", "PORTAL_SECRET_KEY": "s3cret",
+              "PORTAL_STRIPE_WEBHOOK_SECRET": "whsec_x",
+              "PORTAL_BASE_URL": "https://licensing.example.com",
+              "PORTAL_MAIL_URL": "smtp://mail.example.com:587?starttls=1"}
+
+
 def test_production_starts_when_configured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for key, value in {"PORTAL_ENV": "production", "PORTAL_SECRET_KEY": "s3cret",
-                       "PORTAL_STRIPE_WEBHOOK_SECRET": "whsec_x",
-                       "PORTAL_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}.items():
+    for key, value in {**PRODUCTION, "PORTAL_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}.items():
         monkeypatch.setenv(key, value)
     app = create_app()
     assert app.config["ENV"] == "production" and app.config["SESSION_COOKIE_SECURE"] is True
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"PORTAL_BASE_URL": "http://127.0.0.1:5000"}, "public https:// address"),
+    ({"PORTAL_MAIL_URL": "file:///tmp/mail"}, "must name an SMTP server"),
+    ({"PORTAL_PAYMENT_PROVIDER": "paypal"}, "must be one of stripe, invoice, demo"),
+    ({"PORTAL_CURRENCIES": "euro"}, "ISO 4217"),
+])
+def test_production_refuses_links_and_mail_that_cannot_work(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, change: dict[str, str], message: str
+) -> None:
+    for key, value in {**PRODUCTION, "PORTAL_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+                       **change}.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigurationError, match=message):
+        create_app()
+
+
+def test_a_secret_that_looks_like_a_number_stays_text(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for key, value in {**PRODUCTION, "PORTAL_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+                       "PORTAL_SECRET_KEY": "20240917123456"}.items():
+        monkeypatch.setenv(key, value)
+    app = create_app()
+    assert app.config["SECRET_KEY"] == "20240917123456"
+    from flask_wtf.csrf import generate_csrf
+
+    with app.test_request_context("/"):
+        assert generate_csrf()  # signs with the secret: an int would raise TypeError
+
+
+def test_development_makes_its_own_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PORTAL_DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    first = create_app({"ENV": "development"})
+    second = create_app({"ENV": "development"})
+    secret = first.config["SECRET_KEY"]
+    assert len(secret) >= 40 and secret == second.config["SECRET_KEY"]
+    assert (Path(first.instance_path) / "secret_key").read_text().strip() == secret

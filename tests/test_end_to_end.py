@@ -42,6 +42,13 @@ def test_submit_email_status_page(
     page = client.get(link.group(1))
     assert page.status_code == 200
     assert reference in page.get_data(as_text=True)
+    # every e-mail carries its own working link, and none is stored in the clear
+    from sqlalchemy import select
+
+    from portal.notifications.models import OutboxEmail
+
+    bodies = " ".join(m.text_body + m.html_body for m in db.scalars(select(OutboxEmail)))
+    assert link.group(1) not in bodies
     # a second pass sends nothing more
     again = runner.invoke(args=["outbox", "send"])
     assert "Sent 0, will retry 0, failed 0." in again.output

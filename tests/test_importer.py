@@ -26,7 +26,11 @@ from sqlalchemy.orm import Session
 
 from portal.articles.importer import FeedError, ImportReport, import_feed, slugify
 from portal.articles.models import Article, ArticleRevision, Asset
-from portal.articles.sanitise import ALLOWED_ATTRIBUTES, clean_article_html, sanitise_html
+from portal.articles.sanitise import (
+    ALLOWED_ATTRIBUTES,
+    clean_article_html,
+    sanitise_html,
+)
 from portal.articles.urls import normalise_url
 from portal.db import transaction
 
@@ -424,6 +428,10 @@ BROKEN_FEEDS: list[tuple[str, Callable[[Path], str], str]] = [
                                        b' "items": {}}'), r'"items" must be a list'),
     ("json bad date", _written("x.json", b'{"version": "https://jsonfeed.org/version/1", "items":'
                                b' [{"id": "1", "date_published": "last Tuesday"}]}'),
+     r'"date_published" must be an RFC 3339 date'),
+    ("json date out of range", _written("x.json", b'{"version": "https://jsonfeed.org/version/1",'
+                                        b' "items": [{"id": "1", "date_published": '
+                                        b'"0001-01-01T00:00:00+05:00"}]}'),
      r'"date_published" must be an RFC 3339 date'),
     ("invalid json", _written("x.json", b'{"version": "https://jsonfeed.org/version/1.1", "items'),
      r"not valid JSON"),

@@ -27,7 +27,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portal.db import utcnow
 from portal.notifications.models import OutboxEmail, OutboxStatus
-from portal.notifications.sender import LEASE, MAX_RETRY_DELAY, SendReport, claim, retry_delay, send_due
+from portal.notifications.sender import (
+    LEASE,
+    MAX_RETRY_DELAY,
+    SendReport,
+    claim,
+    retry_delay,
+    send_due,
+)
 from portal.notifications.transports import (
     DeliveryError,
     FileTransport,

@@ -6,16 +6,16 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.db import utcnow
-from portal.licensing.models import AuditEvent, RepublishRequest
+from portal.db import Base, utcnow
+from portal.licensing.models import AuditEvent, RepublishRequest, RequestToken
 from portal.licensing.services import hash_token
-from portal.notifications.models import OutboxEmail
+from portal.notifications.models import LINK_PLACEHOLDER, OutboxEmail
 from tests.conftest import REDIS_SKIP, REDIS_URL
 from tests.factories import form_answers, make_article
 
@@ -98,8 +98,10 @@ def test_submit_stores_every_detail_and_queues_both_emails(
                                              "licensing@northernledger.example"]
     to_requester, to_staff = mails
     assert to_requester.subject.startswith(f"We received your request {req.reference}")
-    assert f"http://localhost/requests/{token}" in to_requester.text_body
-    assert f"http://localhost/requests/{token}" in to_requester.html_body
+    # the link is minted when the e-mail is sent: the stored body holds a placeholder
+    assert to_requester.link_request_id == req.id
+    assert LINK_PLACEHOLDER in to_requester.text_body and LINK_PLACEHOLDER in to_requester.html_body
+    assert "/requests/" not in to_requester.text_body + to_requester.html_body
     assert to_requester.text_body.splitlines()[0].startswith(
         f"We have received your request {req.reference}. No action is needed now")
     assert req.reference in to_staff.subject and "The Coastal Gazette" in to_staff.subject
@@ -130,12 +132,13 @@ def test_only_a_hash_of_the_token_is_stored(client: FlaskClient, db: Session, ar
     token = submit(client).headers["Location"].rsplit("/", 1)[-1]
     assert len(token) >= 43  # 32 random bytes, base64: 256 bits
     req = db.scalars(select(RepublishRequest)).one()
-    assert req.token_hash == hash_token(token) != token
-    # the token appears nowhere in the database except inside the e-mail to its owner
+    hashes = db.scalars(select(RequestToken.token_hash).where(RequestToken.request_id == req.id))
+    assert hash_token(token) in set(hashes)
+    # the token appears nowhere in the database, the outbox included
     with db.get_bind().connect() as connection:
-        for table in ("requests", "audit_events", "counters", "articles"):
-            dump = str(connection.exec_driver_sql(f"SELECT * FROM {table}").fetchall())
-            assert token not in dump, table
+        for table in Base.metadata.sorted_tables:
+            dump = str(connection.execute(table.select()).fetchall())
+            assert token not in dump, table.name
 
 
 def test_tokens_are_unique_and_unguessable(client: FlaskClient, db: Session, article) -> None:
@@ -418,3 +421,78 @@ class TestRateLimitInRedis:
         assert other_client.post(FORM_URL, data=data).status_code == 429
         other.extensions["portal.db"].engine.dispose()
         assert count(db, RepublishRequest) == 2
+
+
+@pytest.mark.parametrize("body", ['{"requester_name": {"x": 1}}', '{"requester_name": 5}',
+                                  '{"website": {"a": 1}}', '{"start_date": true}', "[1, 2]"])
+def test_json_bodies_are_not_form_answers(
+    client: FlaskClient, db: Session, article, body: str
+) -> None:
+    token = csrf_token(client)
+    response = client.post(FORM_URL, data=body, content_type="application/json",
+                           headers={"X-CSRFToken": token})
+    assert response.status_code in (400, 422)
+    assert count(db, RepublishRequest) == 0
+
+
+def test_head_of_the_form_is_200(client: FlaskClient, article) -> None:
+    assert client.head(FORM_URL).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["Org\u2028Bcc: x@evil.example", "Org\u0085Line",
+                                   "Gazette\u202eetteza", "Org\x9bx"])
+def test_unicode_line_breaks_and_direction_overrides_are_refused(
+    client: FlaskClient, db: Session, article, value: str
+) -> None:
+    response = submit(client, organisation=value)
+    assert response.status_code == 422
+    assert count(db, RepublishRequest) == 0
+
+
+def test_international_domain_is_stored_in_ascii(client: FlaskClient, db: Session, article) -> None:
+    assert submit(client, requester_email="ann@bücher.example").status_code == 303
+    assert db.scalars(select(RepublishRequest.requester_email)).one() == "ann@xn--bcher-kva.example"
+
+
+def test_non_ascii_mailbox_names_are_refused(client: FlaskClient, db: Session, article) -> None:
+    response = submit(client, requester_email="jösé@example.com")
+    assert response.status_code == 422
+    assert count(db, RepublishRequest) == 0
+
+
+def test_longest_answers_still_make_a_storable_subject(
+    client: FlaskClient, db: Session
+) -> None:
+    make_article(db, title="T" * 500)
+    assert submit(client, organisation="O" * 200).status_code == 303
+    subjects = db.scalars(select(OutboxEmail.subject)).all()
+    assert subjects and all(len(subject) <= 300 for subject in subjects)
+    assert all(subject.endswith("…") for subject in subjects)
+
+
+class TestRedisDown:
+    @pytest.fixture
+    def app_overrides(self) -> dict[str, object]:
+        return {"REDIS_URL": "redis://127.0.0.1:1/0", "REPUBLISH_RATE_LIMIT": "2 per minute"}
+
+    def test_the_form_still_works_when_redis_is_unreachable(
+        self, client: FlaskClient, db: Session, article
+    ) -> None:
+        assert submit(client).status_code == 303
+        assert count(db, RepublishRequest) == 1
+
+
+def test_status_tokens_are_kept_out_of_logs(
+    app: Flask, client: FlaskClient, article, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.get("/requests/<token>/boom")
+    def boom(token: str) -> str:
+        raise RuntimeError("failure")
+
+    token = submit(client).headers["Location"].rsplit("/", 1)[-1]
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    with caplog.at_level("INFO"):
+        assert client.get(f"/requests/{token}/boom").status_code == 500
+    assert caplog.records, "the failure was logged"
+    assert token not in caplog.text
+    assert "/requests/…" in caplog.text

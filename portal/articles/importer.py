@@ -211,11 +211,12 @@ def _import_entry(
         raise _Skip(f"id is longer than {GUID_MAX_LENGTH} characters")
     if f"id {guid}" in seen or f"url {url_key}" in seen:
         raise _Skip("repeats an earlier entry of this feed")
-    seen.update((f"id {guid}", f"url {url_key}"))
 
     body = clean_article_html(entry.body_html, base_url=entry.link, agencies=agencies)
     if not body.html:
         raise _Skip("body is empty once cleaned")
+    # Only an entry that is imported claims its id and address: a later one may still use them.
+    seen.update((f"id {guid}", f"url {url_key}"))
     body_hash = hashlib.sha256(body.html.encode()).hexdigest()
     assets = _all_assets(body.assets, entry.images, agencies)
     title = entry.title[:TITLE_MAX_LENGTH]
@@ -625,10 +626,10 @@ class _JsonItem:
             return None
         try:
             moment = datetime.fromisoformat(value)
-        except ValueError:
+            # RFC 3339 always has an offset; a date without one is taken as UTC.
+            return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
+        except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved across UTC
             raise self.invalid(key, "an RFC 3339 date") from None
-        # RFC 3339 always has an offset; a date without one is taken as UTC.
-        return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
 
     def byline(self) -> str | None:
         authors = self.item.get("authors")

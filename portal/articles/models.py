@@ -40,6 +40,9 @@ class Article(Base):
     rights_holder: Mapped[str | None] = mapped_column(String(300))
     #: shown to visitors when the article is not licensable
     rights_reason: Mapped[str | None] = mapped_column(String(1000))
+    #: the rate card's per-article override: "standard", "premium" (the rate card's premium
+    #: factor applies) or "not_for_sale" (no suggested fee, no auto-quote: staff decide)
+    price_tier: Mapped[str] = mapped_column(String(16), default="standard")
     #: the feed file or URL it was last imported from
     source: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -51,10 +54,6 @@ class Article(Base):
     revisions: Mapped[list["ArticleRevision"]] = relationship(
         back_populates="article", cascade="all, delete-orphan", order_by="ArticleRevision.number"
     )
-
-    @property
-    def can_be_requested(self) -> bool:
-        return self.is_licensable
 
 
 class ArticleRevision(Base):

@@ -7,7 +7,7 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
-from flask_wtf import FlaskForm
+from email_validator import validate_email
 from wtforms import (
     DateField,
     EmailField,
@@ -31,13 +31,17 @@ from wtforms.validators import (
     Regexp,
     ValidationError,
 )
+from wtforms.widgets import HiddenInput
 
 from portal.db import utcnow
+from portal.forms import PortalForm
 from portal.licensing import usage
 
 _MARKUP = re.compile(r"<\s*[a-zA-Z/!?]|&#|javascript:", re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_LINE_BREAK = re.compile(r"[\r\n\t]")
+# C0 and C1 controls, and the invisible direction overrides that can disguise text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Every kind of line break: a single-line field ends up in e-mail subjects.
+_LINE_BREAK = re.compile(r"[\r\n\t\v\f\x1c-\x1e\x85\u2028\u2029]")
 
 
 class PlainText:
@@ -46,7 +50,7 @@ class PlainText:
     def __init__(self, multiline: bool = False) -> None:
         self.multiline = multiline
 
-    def __call__(self, form: FlaskForm, field: Field) -> None:
+    def __call__(self, form: PortalForm, field: Field) -> None:
         value = field.data or ""
         if _CONTROL.search(value) or (not self.multiline and _LINE_BREAK.search(value)):
             raise ValidationError("Please remove the special characters from this field.")
@@ -74,6 +78,19 @@ def _text(label: str, max_length: int, required: bool = True, **kwargs: Any) -> 
     )
 
 
+def _long_text(label: str, max_length: int, required: str | None = None) -> TextAreaField:
+    """A multi-line plain-text answer; `required` is the message when it is left empty."""
+    return TextAreaField(
+        label,
+        validators=[
+            DataRequired(message=required) if required else Optional(),
+            Length(max=max_length, message=f"Please keep this under {max_length:,} characters."),
+            PlainText(multiline=True),
+        ],
+        filters=[_strip],
+    )
+
+
 def _radio(label: str, mapping: dict[str, str], message: str) -> RadioField:
     return RadioField(
         label,
@@ -93,7 +110,7 @@ def _select(label: str, mapping: dict[str, str], prompt: str, required: bool = T
     )
 
 
-class RepublishForm(FlaskForm):
+class RepublishForm(PortalForm):
     # Requester
     requester_name = _text("Your name", 200, render_kw={"autocomplete": "name"})
     requester_email = EmailField(
@@ -101,7 +118,10 @@ class RepublishForm(FlaskForm):
         validators=[
             DataRequired(message="Please give an e-mail address: the status link goes there."),
             Length(max=320, message="Please keep this under 320 characters."),
-            Email(message="Please enter a valid e-mail address, like name@example.com."),
+            # Not every mail server takes a non-ASCII mailbox name (SMTPUTF8): refuse it here
+            # rather than lose the status link later. International domains are fine.
+            Email(allow_smtputf8=False,
+                  message="Please enter a valid e-mail address, like name@example.com."),
             PlainText(),
         ],
         filters=[_strip],
@@ -168,18 +188,8 @@ class RepublishForm(FlaskForm):
         "Start date",
         validators=[DataRequired(message="Please give a start date (YYYY-MM-DD).")],
     )
-    intended_edits = TextAreaField(
-        "Edits you intend to make (optional)",
-        validators=[Optional(), Length(max=2000, message="Please keep this under 2,000 "
-                                                         "characters."), PlainText(multiline=True)],
-        filters=[_strip],
-    )
-    message = TextAreaField(
-        "Message to the licensing desk (optional)",
-        validators=[Optional(), Length(max=4000, message="Please keep this under 4,000 "
-                                                         "characters."), PlainText(multiline=True)],
-        filters=[_strip],
-    )
+    intended_edits = _long_text("Edits you intend to make (optional)", 2000)
+    message = _long_text("Message to the licensing desk (optional)", 4000)
     #: honeypot: hidden from people by CSS; a bot that fills it in is turned away
     website = StringField("Leave this field empty")
 
@@ -237,6 +247,11 @@ class RepublishForm(FlaskForm):
             data[name] = data[name] or None
         if data["vat_id"]:
             data["vat_id"] = data["vat_id"].upper()
+        # An international domain is stored in its ASCII (punycode) form, which every mail
+        # header and server takes.
+        data["requester_email"] = validate_email(
+            data["requester_email"], check_deliverability=False, allow_smtputf8=False
+        ).ascii_email
         return data
 
 
@@ -250,3 +265,82 @@ USAGE_FIELDS = (
 
 def default_start_date() -> date:
     return utcnow().date()
+
+
+# -- Back office: decisions on a request -----------------------------------------------------
+
+class _VersionedForm(PortalForm):
+    """Carries the request's version as the page showed it: acting on a stale page is a 409."""
+
+    version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+
+
+class QuoteForm(_VersionedForm):
+    amount = StringField(
+        "Fee", validators=[DataRequired(message="Please give the fee."),
+                           Length(max=20, message="Please give the fee as a number.")],
+        filters=[_strip], render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
+    currency = SelectField("Currency", choices=[], validators=[DataRequired()])
+    valid_until = DateField(
+        "Valid until", validators=[DataRequired(message="Please give a date (YYYY-MM-DD).")]
+    )
+    terms_note = _long_text("Licence terms for this quote (optional)", 2000)
+    override_reason = _long_text("Reason, if the fee differs from the suggestion", 1000)
+
+    def __init__(self, *args: Any, currencies: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency.choices = [SelectChoice(code, code) for code in currencies]
+
+
+class ApproveFreeForm(_VersionedForm):
+    note = _long_text("Note to the requester (optional)", 2000)
+
+
+class DeclineForm(_VersionedForm):
+    template = SelectField("Reason", choices=[], validators=[Optional()])
+    reason = _long_text("Message to the requester", 4000)
+
+    def __init__(self, *args: Any, templates: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.templates = templates
+        self.template.choices = _choices({key: key for key in templates}, "Write your own")
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        if valid and not self.template.data and not self.reason.data:
+            self.reason.errors = ["Please choose a reason or write one."]
+            return False
+        return valid
+
+    @property
+    def text(self) -> str:
+        """The reason the requester reads: the template's text, then any words of our own."""
+        parts = [self.templates.get(self.template.data or "", ""), self.reason.data or ""]
+        return "\n\n".join(part for part in parts if part)
+
+
+class RequestInfoForm(_VersionedForm):
+    question = _long_text("Question to the requester", 4000, required="Please write the question.")
+
+
+class NoteForm(PortalForm):
+    body = _long_text("Internal note", 4000, required="Please write the note.")
+
+
+# -- The requester's answers on the status page -------------------------------------------
+
+class AcceptQuoteForm(PortalForm):
+    quote_version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+
+
+class DeclineQuoteForm(PortalForm):
+    message = _long_text("Tell us why (optional)", 4000)
+
+
+class WithdrawForm(PortalForm):
+    message = _long_text("Tell us why (optional)", 4000)
+
+
+class AnswerForm(PortalForm):
+    body = _long_text("Your answer", 4000, required="Please write your answer.")

@@ -39,12 +39,26 @@ STATE_LABELS = {
 }
 
 
+#: the back office's short names
+STATE_SHORT_LABELS = {
+    RequestState.SUBMITTED: "New",
+    RequestState.INFO_REQUESTED: "Asked for info",
+    RequestState.QUOTED: "Quoted",
+    RequestState.AWAITING_PAYMENT: "Awaiting payment",
+    RequestState.LICENSED: "Licensed",
+    RequestState.DECLINED: "Declined",
+    RequestState.WITHDRAWN: "Withdrawn",
+    RequestState.EXPIRED: "Expired",
+}
+
+
 class Action(StrEnum):
     SUBMIT = "submit"
     REQUEST_INFO = "request_info"
     ANSWER = "answer"
     QUOTE = "quote"
     ACCEPT = "accept"
+    DECLINE_QUOTE = "decline_quote"
     CONFIRM_PAYMENT = "confirm_payment"
     APPROVE_FREE = "approve_free"
     DECLINE = "decline"
@@ -63,6 +77,7 @@ TRANSITIONS: dict[tuple[RequestState | None, Action], RequestState] = {
     (S.QUOTED, A.QUOTE): S.QUOTED,  # re-quote: a new quote version
     (S.EXPIRED, A.QUOTE): S.QUOTED,
     (S.QUOTED, A.ACCEPT): S.AWAITING_PAYMENT,
+    (S.QUOTED, A.DECLINE_QUOTE): S.WITHDRAWN,  # the requester turns the quote down
     (S.AWAITING_PAYMENT, A.CONFIRM_PAYMENT): S.LICENSED,
     (S.SUBMITTED, A.APPROVE_FREE): S.LICENSED,
     (S.QUOTED, A.APPROVE_FREE): S.LICENSED,

@@ -1,26 +1,40 @@
 """Republishing requests, with their usage details, and the audit log of their states."""
 
 from datetime import date, datetime
+from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.articles.models import Article
 from portal.db import Base, utcnow
 from portal.licensing.lifecycle import RequestState
+from portal.money import Money
 
 
 class RepublishRequest(Base):
     """One request to republish one article (the table is "requests")."""
 
     __tablename__ = "requests"
-    __table_args__ = (Index("ix_requests_state_created_at", "state", "created_at"),)
+    __table_args__ = (
+        Index("ix_requests_state_created_at", "state", "created_at"),
+        Index("ix_requests_created_at", "created_at"),
+        Index("ix_requests_organisation_type", "organisation_type"),
+        Index("ix_requests_medium", "medium"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: what people quote on the phone and in e-mails: RR-2026-00042
     reference: Mapped[str] = mapped_column(String(32), unique=True)
-    #: sha256 of the requester's status-page token; the token itself is never stored
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
     state: Mapped[RequestState] = mapped_column(
         Enum(
@@ -70,6 +84,35 @@ class RepublishRequest(Base):
     events: Mapped[list["AuditEvent"]] = relationship(
         back_populates="request", order_by="AuditEvent.id", cascade="all, delete-orphan"
     )
+    quotes: Mapped[list["Quote"]] = relationship(
+        back_populates="request", order_by="Quote.version", cascade="all, delete-orphan"
+    )
+    messages: Mapped[list["RequestMessage"]] = relationship(
+        back_populates="request", order_by="RequestMessage.id", cascade="all, delete-orphan"
+    )
+    tokens: Mapped[list["RequestToken"]] = relationship(
+        back_populates="request", cascade="all, delete-orphan"
+    )
+
+    @property
+    def current_quote(self) -> "Quote | None":
+        """The newest quote, whatever its status."""
+        return self.quotes[-1] if self.quotes else None
+
+
+class RequestToken(Base):
+    """A key to the requester's status page. Each e-mail to the requester carries a fresh
+    random token (so every link they were sent works); only its sha256 is stored."""
+
+    __tablename__ = "request_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"),
+                                            index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    request: Mapped[RepublishRequest] = relationship(back_populates="tokens")
 
 
 class AuditEvent(Base):
@@ -90,3 +133,103 @@ class AuditEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     request: Mapped[RepublishRequest] = relationship(back_populates="events")
+
+
+class QuoteStatus(StrEnum):
+    #: the current offer, open for acceptance until valid_until
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    #: the requester declined it
+    DECLINED = "declined"
+    #: replaced by a newer version
+    SUPERSEDED = "superseded"
+    EXPIRED = "expired"
+    #: the request was withdrawn, declined or approved free while this quote was open
+    VOID = "void"
+
+
+class Quote(Base):
+    """One priced offer for a request; re-quoting adds a version and supersedes the last."""
+
+    __tablename__ = "quotes"
+    __table_args__ = (UniqueConstraint("request_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"),
+                                            index=True)
+    #: 1 for the first quote of a request, +1 for each re-quote
+    version: Mapped[int]
+    #: the fee, in minor units of `currency`
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    valid_until: Mapped[datetime]
+    #: licence terms particular to this quote, shown to the requester
+    terms_note: Mapped[str | None] = mapped_column(Text)
+    #: what the rate card suggested (None when it could not price the request)
+    suggested_minor: Mapped[int | None] = mapped_column(BigInteger)
+    #: the suggestion's lines, for the requester's breakdown: [[label, detail], ...]
+    breakdown: Mapped[list[list[str]] | None] = mapped_column(JSON)
+    #: why staff chose another amount than the suggestion
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[QuoteStatus] = mapped_column(
+        Enum(QuoteStatus, native_enum=False, length=16,
+             values_callable=lambda statuses: [s.value for s in statuses]),
+        default=QuoteStatus.OPEN,
+    )
+    #: the audit actor who made it ("staff:3", or "system" for an auto-quote)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    request: Mapped[RepublishRequest] = relationship(back_populates="quotes")
+
+    @property
+    def fee(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+
+class MessageKind(StrEnum):
+    #: staff ask the requester for more information
+    QUESTION = "question"
+    #: the requester's answer
+    ANSWER = "answer"
+    #: staff-only note, never shown to the requester
+    NOTE = "note"
+    #: staff's reason for declining, shown to the requester
+    DECLINE = "decline"
+    #: the requester's message when declining a quote or withdrawing
+    REQUESTER = "requester"
+
+
+class RequestMessage(Base):
+    """A message on a request's timeline (the requester sees all but internal notes)."""
+
+    __tablename__ = "request_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"),
+                                            index=True)
+    kind: Mapped[MessageKind] = mapped_column(
+        Enum(MessageKind, native_enum=False, length=16,
+             values_callable=lambda kinds: [k.value for k in kinds])
+    )
+    #: "requester", "system" or "staff:<id>"
+    author: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    request: Mapped[RepublishRequest] = relationship(back_populates="messages")
+
+    @property
+    def is_internal(self) -> bool:
+        return self.kind == MessageKind.NOTE
+
+
+class DeclineTemplate(Base):
+    """A reusable reason for declining, editable by admins."""
+
+    __tablename__ = "decline_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(default=0)

@@ -1,10 +1,14 @@
-"""Business rules of republishing requests. Views call these; they never see flask.request.
+"""Business rules of republishing requests: submit, quote, decide, and the requester's answers.
 
-Services flush where they need database-generated values and leave the commit to the caller.
+Views call these with the actor and the inputs; services never see flask.request. Each
+state change goes through lifecycle.apply_transition (which writes the audit event) and
+each e-mail is an outbox row, all in the caller's transaction: the caller commits once.
 """
 
 import hashlib
 import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from flask import current_app
@@ -13,56 +17,307 @@ from sqlalchemy.orm import Session
 
 from portal.articles.models import Article
 from portal.db import utcnow
-from portal.licensing.lifecycle import Action, apply_transition
-from portal.licensing.models import RepublishRequest
+from portal.licensing.lifecycle import Action, RequestState, apply_transition
+from portal.licensing.models import (
+    MessageKind,
+    Quote,
+    QuoteStatus,
+    RepublishRequest,
+    RequestMessage,
+    RequestToken,
+)
+from portal.licensing.pricing import is_within_autoquote, suggest
+from portal.licensing.ratecard import load_rate_card
+from portal.money import Money
 from portal.notifications.outbox import enqueue
 from portal.sequences import next_value
 from portal.urls import external
+
+#: the largest fee staff may quote, in major units (a typo guard, not a business rule)
+MAX_QUOTE_MAJOR = 1_000_000
+#: how far ahead a quote may stay open
+MAX_QUOTE_VALIDITY = timedelta(days=180)
+REQUESTER = "requester"
+SYSTEM = "system"
 
 
 class ArticleNotLicensable(Exception):
     """The publisher does not license this article."""
 
 
+class Conflict(Exception):
+    """The request changed since the person acting on it loaded the page (HTTP 409)."""
+
+    def __init__(self) -> None:
+        super().__init__("This request changed while you were looking at it (someone else acted "
+                         "on it). Reload the page to see where it stands, then try again.")
+
+
+class QuoteError(ValueError):
+    """A quote that cannot be made or accepted as given (HTTP 422 or 409)."""
+
+
+# -- Status-page tokens ---------------------------------------------------------------------
+
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def find_by_token(db: Session, token: str) -> RepublishRequest | None:
     if not 20 <= len(token) <= 100:
         return None
-    return db.scalar(select(RepublishRequest).where(RepublishRequest.token_hash == hash_token(token)))
+    return db.scalar(
+        select(RepublishRequest)
+        .join(RequestToken, RequestToken.request_id == RepublishRequest.id)
+        .where(RequestToken.token_hash == hash_token(token))
+    )
 
 
-def status_url(token: str) -> str:
-    return external(f"/requests/{token}")
+def new_status_token(db: Session, request_id: int) -> str:
+    """A fresh random token (256 bits) for a request's status page.
 
+    Only its hash is stored. The token exists in the clear just long enough to go into one
+    e-mail as it is sent (see mint_status_url) or into the confirmation redirect, so each
+    e-mail carries a working link of its own and none rests in the database.
+    """
+    token = secrets.token_urlsafe(32)
+    db.add(RequestToken(request_id=request_id, token_hash=hash_token(token), created_at=utcnow()))
+    return token
+
+
+def mint_status_url(db: Session, request_id: int) -> str:
+    """The outbox sender's hook: a new status-page URL for the e-mail it is sending."""
+    return external(f"/requests/{new_status_token(db, request_id)}")
+
+
+# -- E-mail ---------------------------------------------------------------------------------
+
+def _tell_requester(db: Session, request: RepublishRequest, template: str, **context: Any) -> None:
+    enqueue(db, request.requester_email, template, link_request_id=request.id, request=request,
+            article=request.article, **context)
+
+
+def _tell_staff(db: Session, request: RepublishRequest, template: str, **context: Any) -> None:
+    link = external(f"/staff/requests/{request.reference}")
+    for address in current_app.config["STAFF_NOTIFY_EMAILS"]:
+        enqueue(db, address, template, request=request, article=request.article,
+                staff_url=link, **context)
+
+
+def _update_staff(db: Session, request: RepublishRequest, headline: str, next_step: str,
+                  *, body: str | None = None, quote: Quote | None = None) -> None:
+    _tell_staff(db, request, "staff_update", headline=headline, next_step=next_step,
+                body=body, quote=quote)
+
+
+def _check_version(request: RepublishRequest, expected_version: int | None) -> None:
+    if expected_version is not None and request.version != expected_version:
+        raise Conflict()
+
+
+def _close_open_quote(request: RepublishRequest, status: QuoteStatus) -> Quote | None:
+    quote = request.current_quote
+    if quote is not None and quote.status == QuoteStatus.OPEN:
+        quote.status = status
+        return quote
+    return None
+
+
+def _message(db: Session, request: RepublishRequest, kind: MessageKind, author: str,
+             body: str) -> None:
+    db.add(RequestMessage(request=request, kind=kind, author=author, body=body,
+                          created_at=utcnow()))
+
+
+# -- Submission -----------------------------------------------------------------------------
 
 def submit_request(
     db: Session, article: Article, details: dict[str, Any]
 ) -> tuple[RepublishRequest, str]:
     """Store a new request, audit it, and queue the requester's and the desk's e-mails.
 
-    Returns the request and its status-page token; only the token's hash is stored, so this
-    is the one moment the token exists in the clear.
+    Returns the request and a status-page token for the confirmation redirect.
     """
     if not article.is_licensable:
         raise ArticleNotLicensable(article.rights_reason or "This article is not licensable.")
-    token = secrets.token_urlsafe(32)  # 256 bits
     year = utcnow().year
     number = next_value(db, f"request-{year}")
     request = RepublishRequest(
-        reference=f"RR-{year}-{number:05d}",
-        token_hash=hash_token(token),
-        article=article,
-        created_at=utcnow(),
-        **details,
+        reference=f"RR-{year}-{number:05d}", article=article, created_at=utcnow(), **details
     )
     db.add(request)
-    apply_transition(db, request, Action.SUBMIT, actor="requester", initial=True)
-    link = status_url(token)
-    enqueue(db, request.requester_email, "request_received", request=request, article=article,
-            status_url=link)
-    for address in current_app.config["STAFF_NOTIFY_EMAILS"]:
-        enqueue(db, address, "new_request", request=request, article=article)
-    return request, token
+    apply_transition(db, request, Action.SUBMIT, actor=REQUESTER, initial=True)
+    db.flush()  # the request's id, for its status token and its e-mails' links
+    _tell_requester(db, request, "request_received")
+    _tell_staff(db, request, "new_request")
+    _auto_quote(db, request)
+    return request, new_status_token(db, request.id)
+
+
+def _auto_quote(db: Session, request: RepublishRequest) -> Quote | None:
+    """Quote at once, as the system, when the rate card prices the request within its
+    auto-quote bounds; everything else waits for staff."""
+    card = load_rate_card(db)
+    if card is None:
+        return None
+    suggestion = suggest(card, request, price_tier=request.article.price_tier)
+    if suggestion is None or not is_within_autoquote(card, suggestion):
+        return None
+    last_day = utcnow().date() + timedelta(days=card.quote_validity_days)
+    offer = QuoteInput(
+        fee=suggestion.fee, valid_until=datetime.combine(last_day, time(23, 59, 59), UTC),
+        suggested=suggestion.fee, breakdown=suggestion.lines,
+    )
+    return quote(db, request, offer, actor=SYSTEM)
+
+
+# -- Staff decisions ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class QuoteInput:
+    fee: Money
+    valid_until: datetime
+    terms_note: str | None = None
+    #: the rate card's suggestion and its breakdown lines, when it had one
+    suggested: Money | None = None
+    breakdown: list[tuple[str, str]] | None = None
+    override_reason: str | None = None
+
+
+def quote(db: Session, request: RepublishRequest, offer: QuoteInput, *, actor: str,
+          expected_version: int | None = None) -> Quote:
+    """Offer a fee. Re-quoting makes a new version and supersedes the open one."""
+    _check_version(request, expected_version)
+    currencies = current_app.config["CURRENCIES"]
+    if offer.fee.currency not in currencies:
+        raise QuoteError(f"Quotes are in {', '.join(currencies)}; {offer.fee.currency} is not "
+                         "accepted.")
+    if offer.fee.minor <= 0:
+        raise QuoteError("A quote must be more than zero; to license for free, approve free "
+                         "of charge instead.")
+    if offer.fee.decimal > MAX_QUOTE_MAJOR:
+        raise QuoteError(f"That is more than {MAX_QUOTE_MAJOR:,} {offer.fee.currency}; check "
+                         "the amount.")
+    now = utcnow()
+    if offer.valid_until <= now:
+        raise QuoteError("The quote's validity must end in the future.")
+    if offer.valid_until > now + MAX_QUOTE_VALIDITY:
+        raise QuoteError("A quote may stay open for at most 180 days.")
+    reason = (offer.override_reason or "").strip() or None
+    if offer.suggested is not None and offer.fee != offer.suggested and reason is None:
+        raise QuoteError(f"The rate card suggests {offer.suggested}; give a reason when you "
+                         "quote another amount.")
+    apply_transition(db, request, Action.QUOTE, actor=actor, reason=reason)
+    _close_open_quote(request, QuoteStatus.SUPERSEDED)
+    new = Quote(
+        request=request,
+        version=len(request.quotes) + 1,
+        amount_minor=offer.fee.minor,
+        currency=offer.fee.currency,
+        valid_until=offer.valid_until,
+        terms_note=(offer.terms_note or "").strip() or None,
+        suggested_minor=offer.suggested.minor if offer.suggested else None,
+        breakdown=[list(line) for line in offer.breakdown] if offer.breakdown else None,
+        override_reason=reason,
+        status=QuoteStatus.OPEN,
+        created_by=actor,
+        created_at=now,
+    )
+    db.add(new)
+    _tell_requester(db, request, "quote_ready", quote=new)
+    return new
+
+
+def approve_free(db: Session, request: RepublishRequest, *, actor: str, note: str | None = None,
+                 expected_version: int | None = None) -> None:
+    _check_version(request, expected_version)
+    apply_transition(db, request, Action.APPROVE_FREE, actor=actor, reason=note)
+    _close_open_quote(request, QuoteStatus.VOID)
+    _tell_requester(db, request, "approved_free", note=note)
+
+
+def decline(db: Session, request: RepublishRequest, *, actor: str, reason: str,
+            expected_version: int | None = None) -> None:
+    _check_version(request, expected_version)
+    apply_transition(db, request, Action.DECLINE, actor=actor, reason=reason)
+    _close_open_quote(request, QuoteStatus.VOID)
+    _message(db, request, MessageKind.DECLINE, actor, reason)
+    _tell_requester(db, request, "declined", reason=reason)
+
+
+def request_info(db: Session, request: RepublishRequest, *, actor: str, question: str,
+                 expected_version: int | None = None) -> None:
+    _check_version(request, expected_version)
+    apply_transition(db, request, Action.REQUEST_INFO, actor=actor, reason=question)
+    _message(db, request, MessageKind.QUESTION, actor, question)
+    _tell_requester(db, request, "info_requested", question=question)
+
+
+def add_note(db: Session, request: RepublishRequest, *, actor: str, body: str) -> None:
+    """An internal note: on the timeline for staff, never shown to the requester."""
+    _message(db, request, MessageKind.NOTE, actor, body)
+
+
+# -- The requester's answers ----------------------------------------------------------------
+
+def answer(db: Session, request: RepublishRequest, *, body: str) -> None:
+    apply_transition(db, request, Action.ANSWER, actor=REQUESTER)
+    _message(db, request, MessageKind.ANSWER, REQUESTER, body)
+    _update_staff(db, request, "the requester answered your question",
+                  "Review the request again: quote, decline, or ask another question.", body=body)
+
+
+def accept_quote(db: Session, request: RepublishRequest, *, quote_version: int) -> Quote:
+    """Accept the open quote the requester saw (by its version), while it is valid."""
+    current = request.current_quote
+    if request.state == RequestState.QUOTED and (
+        current is None or current.version != quote_version or current.status != QuoteStatus.OPEN
+    ):
+        raise Conflict()
+    if current is not None and current.valid_until <= utcnow():
+        raise QuoteError("This quote has expired. Write to the licensing desk for a new one.")
+    apply_transition(db, request, Action.ACCEPT, actor=REQUESTER)
+    assert current is not None  # QUOTED always has an open quote
+    current.status = QuoteStatus.ACCEPTED
+    _tell_requester(db, request, "quote_accepted", quote=current)
+    _update_staff(db, request, "the requester accepted the quote",
+                  "Payment is next; nothing to do until it is confirmed.", quote=current)
+    return current
+
+
+def decline_quote(db: Session, request: RepublishRequest, *, message: str | None) -> None:
+    """The requester turns the quote down: the request ends as withdrawn."""
+    apply_transition(db, request, Action.DECLINE_QUOTE, actor=REQUESTER, reason=message)
+    _close_open_quote(request, QuoteStatus.DECLINED)
+    if message:
+        _message(db, request, MessageKind.REQUESTER, REQUESTER, message)
+    _update_staff(db, request, "the requester declined the quote",
+                  "The request is closed as withdrawn.", body=message)
+
+
+def withdraw(db: Session, request: RepublishRequest, *, message: str | None) -> None:
+    apply_transition(db, request, Action.WITHDRAW, actor=REQUESTER, reason=message)
+    _close_open_quote(request, QuoteStatus.VOID)
+    if message:
+        _message(db, request, MessageKind.REQUESTER, REQUESTER, message)
+    _update_staff(db, request, "the requester withdrew the request", "Nothing more to do.",
+                  body=message)
+
+
+# -- Time -----------------------------------------------------------------------------------
+
+def expire_quotes(db: Session, *, now: datetime | None = None) -> list[RepublishRequest]:
+    """Move quoted requests whose quote ran out to expired, and tell the requesters."""
+    now = now or utcnow()
+    due = db.scalars(
+        select(RepublishRequest)
+        .join(Quote, Quote.request_id == RepublishRequest.id)
+        .where(RepublishRequest.state == RequestState.QUOTED,
+               Quote.status == QuoteStatus.OPEN, Quote.valid_until <= now)
+        .order_by(RepublishRequest.id)
+    ).all()
+    for request in due:
+        apply_transition(db, request, Action.EXPIRE, actor=SYSTEM, reason="the quote's validity ended")
+        expired = _close_open_quote(request, QuoteStatus.EXPIRED)
+        _tell_requester(db, request, "quote_expired", quote=expired)
+    return list(due)

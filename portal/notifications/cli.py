@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 
 from portal import db as portal_db
 from portal.db import utcnow
+from portal.licensing.services import mint_status_url
 from portal.notifications.models import OutboxEmail, OutboxStatus
 from portal.notifications.sender import SendReport, send_due
 from portal.notifications.transports import Transport, transport_from_url
@@ -41,6 +42,7 @@ def _send_pass(transport: Transport) -> SendReport:
             max_attempts=int(config["OUTBOX_MAX_ATTEMPTS"]),
             retry_base_seconds=float(config["OUTBOX_RETRY_BASE_SECONDS"]),
             on_done=_echo_outcome,
+            links=mint_status_url,
         )
 
 

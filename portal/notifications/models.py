@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, Index, String, Text
+from sqlalchemy import Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, utcnow
@@ -14,6 +14,10 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     #: gave up after OUTBOX_MAX_ATTEMPTS, or the server refused it for good
     FAILED = "failed"
+
+
+#: stands in an outbox body for the requester's status-page URL until the moment of sending
+LINK_PLACEHOLDER = "[[status-link]]"
 
 
 class OutboxEmail(Base):
@@ -27,6 +31,11 @@ class OutboxEmail(Base):
     html_body: Mapped[str] = mapped_column(Text)
     #: the template it was rendered from, e.g. "request_received"
     template: Mapped[str] = mapped_column(String(100))
+    #: the request whose status-page link the bodies carry as LINK_PLACEHOLDER: the sender
+    #: mints a fresh token for it at send time, so no token is ever stored in the clear
+    link_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("requests.id", ondelete="SET NULL")
+    )
     #: Message-ID header; fixed at creation so a retried delivery is the same message
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
     status: Mapped[OutboxStatus] = mapped_column(

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
-from portal.notifications.models import OutboxEmail, OutboxStatus
+from portal.notifications.models import LINK_PLACEHOLDER, OutboxEmail, OutboxStatus
 from portal.notifications.transports import DeliveryError, Transport, build_message
 
 #: How long a claim holds: longer than any one delivery (SMTP timeouts are 30 s per step).
@@ -65,7 +65,27 @@ def claim(db: Session, email_id: int, *, now: datetime, lease: timedelta = LEASE
     return db.get(OutboxEmail, email_id, populate_existing=True)
 
 
+#: mints a status-page URL for a request id (see licensing.services.mint_status_url)
+LinkMinter = Callable[[Session, int], str]
+
+
+def _with_link(email: OutboxEmail, db: Session, links: LinkMinter | None) -> OutboxEmail:
+    """The row as it is to be sent: its placeholder replaced by a fresh status link.
+
+    The stored row keeps the placeholder, so the token never rests in the outbox."""
+    if email.link_request_id is None or links is None:
+        return email
+    url = links(db, email.link_request_id)
+    return OutboxEmail(
+        to_address=email.to_address, subject=email.subject, created_at=email.created_at,
+        message_id=email.message_id,
+        text_body=email.text_body.replace(LINK_PLACEHOLDER, url),
+        html_body=email.html_body.replace(LINK_PLACEHOLDER, url),
+    )
+
+
 def _attempt(
+    db: Session,
     email: OutboxEmail,
     transport: Transport,
     clock: Callable[[], datetime],
@@ -73,6 +93,7 @@ def _attempt(
     mail_from: str,
     max_attempts: int,
     retry_base_seconds: float,
+    links: LinkMinter | None,
 ) -> None:
     if email.attempts > max_attempts:
         # Only after senders stopped mid-delivery (crash, kill) on the last allowed attempts.
@@ -80,7 +101,7 @@ def _attempt(
         email.last_error = f"abandoned: {email.attempts - 1} attempts ended without an outcome"
     else:
         try:
-            transport.send(build_message(email, mail_from))
+            transport.send(build_message(_with_link(email, db, links), mail_from))
         except DeliveryError as error:
             email.last_error = str(error)
             if error.permanent or email.attempts >= max_attempts:
@@ -103,6 +124,7 @@ def send_due(
     retry_base_seconds: float,
     now: datetime | None = None,
     on_done: Callable[[OutboxEmail], None] | None = None,
+    links: LinkMinter | None = None,
 ) -> SendReport:
     """Send every due message, `batch_size` rows read at a time, committing on `db` per message.
 
@@ -124,8 +146,9 @@ def send_due(
             if email is None:
                 continue  # another sender got it first
             _attempt(
-                email, transport, clock,
+                db, email, transport, clock,
                 mail_from=mail_from, max_attempts=max_attempts, retry_base_seconds=retry_base_seconds,
+                links=links,
             )
             db.commit()
             if email.status == OutboxStatus.SENT:

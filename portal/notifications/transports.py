@@ -107,6 +107,10 @@ class SmtpTransport:
             raise _refusal("sender refused", error.smtp_code, error.smtp_error) from error
         except smtplib.SMTPDataError as error:
             raise _refusal("message refused", error.smtp_code, error.smtp_error) from error
+        except smtplib.SMTPNotSupportedError as error:
+            # The message needs SMTPUTF8 and this server lacks it: no retry will change that.
+            raise DeliveryError(f"server cannot take this message: {error}",
+                                permanent=True) from error
         except OSError as error:  # smtplib's other errors, sockets and TLS all derive from it
             raise DeliveryError(f"{type(error).__name__}: {error}", permanent=False) from error
 

@@ -1,14 +1,14 @@
 """What every template can use: the publisher's identity, labels of stored codes, dates."""
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from babel.dates import format_date, format_datetime
 from flask import Flask, Response, current_app
 
 from portal.licensing import usage
-from portal.licensing.lifecycle import STATE_LABELS
+from portal.licensing.lifecycle import STATE_LABELS, STATE_SHORT_LABELS
 
 LABELS: dict[str, dict[str, str]] = {
     "organisation_type": usage.ORGANISATION_TYPES,
@@ -20,6 +20,7 @@ LABELS: dict[str, dict[str, str]] = {
     "portion": usage.PORTIONS,
     "term": usage.TERMS,
     "state": {state.value: text for state, text in STATE_LABELS.items()},
+    "state_short": {state.value: text for state, text in STATE_SHORT_LABELS.items()},
 }
 
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?$")
@@ -50,6 +51,16 @@ def show_datetime(value: datetime | None) -> str:
     return format_datetime(value, "d MMMM y, HH:mm 'UTC'", tzinfo="UTC", locale="en_GB")
 
 
+def age(elapsed: timedelta) -> str:
+    """How long something has waited, in the largest unit that says it: "3 d", "5 h"."""
+    minutes = max(0, int(elapsed.total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} d"
+
+
 def theme_css() -> Response:
     """The publisher's accent colour as a stylesheet (inline styles are barred by the CSP)."""
     colour = current_app.config["PUBLISHER_ACCENT_COLOUR"]
@@ -66,6 +77,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["show_date"] = show_date
     app.jinja_env.filters["show_datetime"] = show_datetime
+    app.jinja_env.filters["age"] = age
 
     @app.context_processor
     def publisher() -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """Public pages: the article catalogue, the request form, the requester's status page."""
 
+from collections.abc import Callable
+
 from flask import (
     Blueprint,
     Response,
@@ -17,10 +19,22 @@ from werkzeug.wrappers import Response as BaseResponse
 from portal import db as database
 from portal.articles.models import Article
 from portal.articles.urls import normalise_url
+from portal.db import escape_like
 from portal.errors import render_error
 from portal.extensions import limiter
+from portal.forms import PortalForm
 from portal.licensing import services
-from portal.licensing.forms import RepublishForm, default_start_date
+from portal.licensing.actions import commit_or_explain
+from portal.licensing.forms import (
+    AcceptQuoteForm,
+    AnswerForm,
+    DeclineQuoteForm,
+    RepublishForm,
+    WithdrawForm,
+    default_start_date,
+)
+from portal.licensing.lifecycle import TRANSITIONS
+from portal.licensing.models import RepublishRequest
 
 bp = Blueprint("public", __name__)
 
@@ -29,10 +43,6 @@ PAGE_SIZE = 20
 
 def _republish_limit() -> str:
     return str(current_app.config["REPUBLISH_RATE_LIMIT"])
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _article_or_404(slug: str) -> Article:
@@ -50,7 +60,7 @@ def article_list() -> str:
     page = max(1, min(request.args.get("page", 1, type=int), 10_000))
     stmt = select(Article)
     if query:
-        like = "%" + _escape_like(query) + "%"
+        like = "%" + escape_like(query) + "%"
         stmt = stmt.where(
             or_(
                 Article.title.ilike(like, escape="\\"),
@@ -85,7 +95,7 @@ def republish_form(slug: str) -> BaseResponse | tuple[str, int] | str:
         status = 409 if request.method == "POST" else 200
         return render_template("public/not_licensable.html", article=article), status
     form = RepublishForm()
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD from link checkers
         form.start_date.data = default_start_date()
         return render_template("public/republish_form.html", article=article, form=form)
     if form.is_bot:
@@ -117,17 +127,88 @@ def republish_by_url() -> BaseResponse | tuple[str, int]:
     return redirect(url_for("public.republish_form", slug=article.slug), code=303)
 
 
-@bp.get("/requests/<token>")
-def request_status(token: str) -> str | Response:
+def _request_by_token_or_404(token: str) -> RepublishRequest:
     req = services.find_by_token(database.session(), token)
     if req is None:
         abort(404)
-    response = Response(render_template("public/request_status.html", req=req))
+    return req
+
+
+def _status_page(req: RepublishRequest, status: int = 200, **forms: object) -> Response:
+    context: dict[str, object] = {
+        "accept_form": AcceptQuoteForm(formdata=None),
+        "decline_quote_form": DeclineQuoteForm(formdata=None),
+        "withdraw_form": WithdrawForm(formdata=None),
+        "answer_form": AnswerForm(formdata=None),
+    }
+    context.update(forms)
+    allowed = {action.value for (state, action) in TRANSITIONS if state == req.state}
+    response = Response(render_template("public/request_status.html", req=req, allowed=allowed,
+                                        **context), status=status)
     # The page is private to whoever holds the link.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex"
     return response
+
+
+@bp.get("/requests/<token>")
+def request_status(token: str) -> Response:
+    return _status_page(_request_by_token_or_404(token))
+
+
+def _requester_acts(token: str, form_name: str, form: PortalForm,
+                    act: Callable[[RepublishRequest], object], done: str) -> Response:
+    """Validate, run one service for the requester, commit, and come back to the page."""
+    req = _request_by_token_or_404(token)
+    if not form.validate():
+        return _status_page(req, 422, **{form_name: form})
+    failure = commit_or_explain(database.session(), lambda: act(req))
+    if failure is not None:
+        status, message = failure
+        flash(message, "error")
+        # An expired quote cannot be accepted: that is a conflict with the page, too.
+        return _status_page(_request_by_token_or_404(token), 409 if status == 422 else status)
+    flash(done, "success")
+    return redirect(url_for("public.request_status", token=token), code=303)
+
+
+@bp.post("/requests/<token>/accept")
+def accept_quote(token: str) -> Response:
+    form = AcceptQuoteForm()
+    return _requester_acts(
+        token, "accept_form", form,
+        lambda req: services.accept_quote(database.session(), req,
+                                          quote_version=form.quote_version.data),
+        "Thank you: you accepted the quote. Payment is the next step.")
+
+
+@bp.post("/requests/<token>/decline-quote")
+def decline_quote(token: str) -> Response:
+    form = DeclineQuoteForm()
+    return _requester_acts(
+        token, "decline_quote_form", form,
+        lambda req: services.decline_quote(database.session(), req,
+                                           message=form.message.data or None),
+        "You declined the quote; your request is closed. Thank you for letting us know.")
+
+
+@bp.post("/requests/<token>/answer")
+def answer(token: str) -> Response:
+    form = AnswerForm()
+    return _requester_acts(
+        token, "answer_form", form,
+        lambda req: services.answer(database.session(), req, body=form.body.data),
+        "Thank you: your answer has been sent to the licensing desk.")
+
+
+@bp.post("/requests/<token>/withdraw")
+def withdraw(token: str) -> Response:
+    form = WithdrawForm()
+    return _requester_acts(
+        token, "withdraw_form", form,
+        lambda req: services.withdraw(database.session(), req, message=form.message.data or None),
+        "Your request has been withdrawn.")
 
 
 @bp.get("/healthz")

@@ -1,0 +1,30 @@
+"""Running one decision at a request boundary (a staff view or the requester's page).
+
+Commits when the service succeeded; otherwise rolls back and says, for the person acting,
+what went wrong and with which HTTP status.
+"""
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from portal.licensing.lifecycle import InvalidTransition
+from portal.licensing.services import Conflict, QuoteError
+
+
+def commit_or_explain(db: Session, act: Callable[[], object]) -> tuple[int, str] | None:
+    """None when `act` ran and was committed, else (status, message) with nothing kept."""
+    try:
+        act()
+        db.commit()
+    except (InvalidTransition, Conflict) as error:
+        db.rollback()
+        return 409, str(error)
+    except StaleDataError:  # the version column caught a concurrent change at flush time
+        db.rollback()
+        return 409, str(Conflict())
+    except QuoteError as error:
+        db.rollback()
+        return 422, str(error)
+    return None

@@ -1,0 +1,130 @@
+"""The back office's door: the sign-in form (throttled per address and per account) and
+signing out. Where to go after signing in is checked here (safe_next)."""
+
+import logging
+import unicodedata
+from urllib.parse import unquote, urlsplit
+
+from flask import (
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import EmailField, PasswordField
+from wtforms.validators import InputRequired, Length
+
+from portal import db as database
+from portal.extensions import limiter
+from portal.staff import auth
+from portal.staff.blueprint import bp
+from portal.staff.models import StaffRole
+
+log = logging.getLogger(__name__)
+
+#: the one answer to a wrong password, an unknown address and a deactivated account alike
+SIGN_IN_FAILED = "Wrong e-mail address or password."
+BACK_OFFICE_PREFIX = "/staff/"
+
+
+class SignInForm(FlaskForm):
+    email = EmailField(
+        "E-mail address",
+        validators=[InputRequired("Enter your e-mail address."), Length(max=320)],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[InputRequired("Enter your password.")],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+def _is_invisible(char: str) -> bool:
+    """Control and format characters, and every whitespace but the plain space."""
+    return unicodedata.category(char).startswith("C") or (char.isspace() and char != " ")
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` when it is a path inside the back office on this site, else None.
+
+    Browsers drop tabs and newlines from addresses, read a backslash as a slash and resolve
+    ".." (also when written %2e%2e), so any of those could turn an innocent-looking path
+    into another site or another part of this one: such targets are refused outright.
+    """
+    if not target or len(target) > 2000 or not target.startswith(BACK_OFFICE_PREFIX):
+        return None
+    for text in (target, unquote(target)):
+        if "\\" in text or any(_is_invisible(char) for char in text):
+            return None
+        parts = urlsplit(text)
+        if parts.scheme or parts.netloc:
+            return None
+        if any(segment in (".", "..") for segment in parts.path.split("/")):
+            return None
+    return target
+
+
+def _ip_limit() -> str:
+    return str(current_app.config["STAFF_LOGIN_RATE_LIMIT_IP"])
+
+
+def _account_limit() -> str:
+    return str(current_app.config["STAFF_LOGIN_RATE_LIMIT_ACCOUNT"])
+
+
+def _submitted_account() -> str:
+    # Counted whether or not the account exists, so the limit itself reveals nothing.
+    return auth.normalise_email(request.form.get("email", ""))[:320]
+
+
+def _after_sign_in(target: str | None) -> Response:
+    return redirect(target or url_for("staff.queue"), code=303)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_ip_limit, methods=["POST"])
+@limiter.limit(_account_limit, key_func=_submitted_account, methods=["POST"], scope="account")
+def login() -> Response | str | tuple[str, int]:
+    target = safe_next(request.args.get("next"))
+    if request.method == "GET" and current_user.is_authenticated:
+        return _after_sign_in(target)
+    form = SignInForm()
+    if request.method == "GET":
+        return render_template("staff/login.html", form=form, next=target)
+    if not form.validate():
+        return render_template("staff/login.html", form=form, next=target), 422
+    db = database.session()
+    user = auth.sign_in(db, form.email.data or "", form.password.data or "")
+    if user is None:
+        log.warning("failed staff sign-in for %r from %s", form.email.data, request.remote_addr)
+        return render_template(
+            "staff/login.html", form=form, next=target, failed=SIGN_IN_FAILED
+        ), 401
+    if current_user.is_authenticated:
+        # Signing in over a live session replaces it: the old one must not outlive its cookie.
+        auth.end_session(db, current_user.get_id())
+    token = auth.start_session(db, user)
+    db.commit()
+    # A new session: nothing from before signing in (a planted CSRF token, say) carries over.
+    session.clear()
+    login_user(auth.SignedInStaff(user, token))
+    return _after_sign_in(target)
+
+
+@bp.post("/logout")
+@auth.role_required(StaffRole.VIEWER)
+def logout() -> Response:
+    db = database.session()
+    auth.end_session(db, current_user.get_id())
+    db.commit()
+    logout_user()
+    session.clear()
+    flash("You have signed out.", "success")
+    return redirect(url_for("staff.login"), code=303)

@@ -1,0 +1,50 @@
+"""`flask --app portal staff create EMAIL --role ...` and `staff deactivate EMAIL`."""
+
+import os
+
+import click
+from flask.cli import AppGroup
+
+from portal import db as portal_db
+from portal.staff import auth
+from portal.staff.models import StaffRole
+
+staff_cli = AppGroup("staff", help="Staff accounts of the back office.")
+
+#: where `staff create` takes the password from, for scripts (else it asks, twice)
+PASSWORD_VARIABLE = "PORTAL_STAFF_PASSWORD"
+
+
+@staff_cli.command("create")
+@click.argument("email")
+@click.option(
+    "--role", required=True, type=click.Choice([role.value for role in StaffRole]),
+    help="viewer reads; licensing also quotes and decides; admin also manages staff, "
+         "the rate card and articles' rights.",
+)
+@click.option("--name", default="", help="The person's name, as colleagues see it.")
+def create(email: str, role: str, name: str) -> None:
+    """Create a staff account that signs in at /staff/ with EMAIL."""
+    password = os.environ.get(PASSWORD_VARIABLE) or click.prompt(
+        f"Password (at least {auth.PASSWORD_MIN_LENGTH} characters)",
+        hide_input=True, confirmation_prompt=True,
+    )
+    try:
+        with portal_db.transaction() as db:
+            user = auth.create_user(db, email, StaffRole(role), password, name)
+    except auth.StaffAccountError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Created {user.role.value} account {user.email}; they can sign in at /staff/.")
+
+
+@staff_cli.command("deactivate")
+@click.argument("email")
+def deactivate(email: str) -> None:
+    """Stop EMAIL signing in, and sign them out wherever they are signed in."""
+    with portal_db.transaction() as db:
+        user = auth.find_user(db, email)
+        if user is None:
+            raise click.ClickException(f"There is no staff account for {email.strip().lower()}.")
+        ended = auth.deactivate_user(db, user)
+    sessions = f"{ended} session" + ("" if ended == 1 else "s")
+    click.echo(f"Deactivated {user.email}; ended {sessions}.")

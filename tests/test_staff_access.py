@@ -1,0 +1,144 @@
+"""Access control of every back-office route at once, read from the app's own URL map: an
+anonymous visitor is sent to sign in and changes nothing; every view declares its least
+role (role_required), a lower role gets 403 and changes nothing, that role gets in.
+
+New routes are picked up as they are added; URL parameters get dummy values (a 404 for a
+reference that does not exist still shows the door was open)."""
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.routing import (
+    AnyConverter,
+    FloatConverter,
+    IntegerConverter,
+    Rule,
+    UUIDConverter,
+)
+from werkzeug.test import TestResponse
+
+from portal import create_app
+from portal.db import Base
+from portal.staff.auth import required_role
+from portal.staff.models import ROLE_RANK, StaffRole
+from tests.factories import make_article
+from tests.staff_fixtures import LOGIN_URL, StaffLogin, make_staff, page_csrf_token
+
+#: the routes open to anyone: the sign-in form itself
+OPEN_ENDPOINTS = {"staff.login"}
+#: a page every signed-in user can open, to take a CSRF token from
+TOKEN_PAGE = "/staff/"
+
+
+def dummy_value(converter: object) -> object:
+    if isinstance(converter, IntegerConverter):
+        return 1
+    if isinstance(converter, FloatConverter):
+        return 1.0
+    if isinstance(converter, UUIDConverter):
+        return "00000000-0000-4000-8000-000000000001"
+    if isinstance(converter, AnyConverter):
+        return sorted(converter.items)[0]
+    return "RR-2026-00001"
+
+
+def dummy_url(rule: Rule) -> str:
+    values = {name: dummy_value(converter) for name, converter in rule._converters.items()}
+    built = rule.build(values)
+    assert built is not None, f"cannot build {rule.rule} from {values}"
+    return built[1]
+
+
+def staff_routes() -> list[tuple[str, str, str]]:
+    """(endpoint, method, URL) of every guarded route under /staff/."""
+    app = create_app({"ENV": "test", "TESTING": True, "DATABASE_URL": "sqlite://"})
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/staff/") or rule.endpoint in OPEN_ENDPOINTS:
+            continue
+        if rule.endpoint == "static" or rule.endpoint.endswith(".static"):
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            routes.append((rule.endpoint, method, dummy_url(rule)))
+    return sorted(routes)
+
+
+ROUTES = staff_routes()
+ROUTE_IDS = [f"{method} {url}" for _endpoint, method, url in ROUTES]
+
+
+def snapshot(db: Session) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, to show that a request changed nothing."""
+    rows = {
+        table.name: sorted((tuple(row) for row in db.execute(select(table))), key=repr)
+        for table in Base.metadata.sorted_tables
+    }
+    db.rollback()  # end the read, so the next snapshot sees what requests committed
+    return rows
+
+
+def send(client: FlaskClient, method: str, url: str, csrf_token: str) -> TestResponse:
+    data = None if method == "GET" else {"csrf_token": csrf_token}
+    return client.open(url, method=method, data=data)
+
+
+def is_sent_to_sign_in(response: TestResponse, url: str) -> bool:
+    if response.status_code not in (302, 303):
+        return False
+    location = urlsplit(response.headers["Location"])
+    return location.path == LOGIN_URL and parse_qs(location.query).get("next") == [url]
+
+
+@pytest.fixture
+def some_data(db: Session) -> None:
+    make_staff(db, role=StaffRole.ADMIN)
+    make_article(db)
+
+
+@pytest.mark.parametrize("endpoint, method, url", ROUTES, ids=ROUTE_IDS)
+def test_anonymous_visitor_is_sent_to_sign_in_and_changes_nothing(
+    client: FlaskClient, db: Session, some_data: None, endpoint: str, method: str, url: str
+) -> None:
+    token = page_csrf_token(client)
+    before = snapshot(db)
+    response = send(client, method, url, token)
+    assert response.status_code != 200
+    if method == "GET":
+        assert is_sent_to_sign_in(response, url), response.status_code
+    else:
+        assert is_sent_to_sign_in(response, url) or response.status_code == 401
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("endpoint", sorted({endpoint for endpoint, _m, _u in ROUTES}))
+def test_every_back_office_view_declares_its_least_role(app: Flask, endpoint: str) -> None:
+    assert required_role(app.view_functions[endpoint]) is not None, (
+        f"{endpoint} is not guarded by role_required()"
+    )
+
+
+@pytest.mark.parametrize("role", list(StaffRole))
+@pytest.mark.parametrize("endpoint, method, url", ROUTES, ids=ROUTE_IDS)
+def test_each_role_gets_exactly_the_routes_it_is_allowed(
+    app: Flask, client: FlaskClient, db: Session, staff_login: StaffLogin, some_data: None,
+    endpoint: str, method: str, url: str, role: StaffRole,
+) -> None:
+    least = required_role(app.view_functions[endpoint])
+    assert least is not None, f"{endpoint} is not guarded by role_required()"
+    staff_login(role)
+    token = page_csrf_token(client, TOKEN_PAGE)
+    before = snapshot(db)
+    response = send(client, method, url, token)
+    if ROLE_RANK[role] < ROLE_RANK[least]:
+        assert response.status_code == 403
+        assert "You may not do that" in response.get_data(as_text=True)
+        assert snapshot(db) == before
+    else:
+        assert response.status_code not in (401, 403)
+        assert not is_sent_to_sign_in(response, url)
+        assert response.status_code < 500
