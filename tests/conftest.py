@@ -18,8 +18,8 @@ import portal.models  # noqa: F401  (every table on Base.metadata)
 from portal import create_app
 from portal.db import Base
 
-# The SMTP server fixture (smtp_server) for any test that wants one.
-pytest_plugins = ["tests.mailserver"]
+# Shared fixtures: an SMTP server (smtp_server), staff accounts (staff_login, make_staff).
+pytest_plugins = ["tests.mailserver", "tests.staff_fixtures"]
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL")

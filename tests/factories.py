@@ -4,11 +4,13 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.articles.models import Article
 from portal.articles.urls import normalise_url
 from portal.db import utcnow
+from portal.licensing.models import RepublishRequest
 
 
 def make_article(db: Session, slug: str = "harbour-wind", **fields: Any) -> Article:
@@ -60,3 +62,25 @@ def form_answers(**changes: Any) -> dict[str, Any]:
     }
     answers.update(changes)
     return answers
+
+
+def make_request(app: Any, db: Session, article: Article | None = None,
+                 **changes: Any) -> RepublishRequest:
+    """A submitted request, stored through the real service (with its audit event and mail)."""
+    from portal.licensing import services
+    from portal.licensing.forms import RepublishForm
+
+    article = article or db.scalar(select(Article).order_by(Article.id)) or make_article(db)
+    answers = form_answers(**changes)
+    with app.test_request_context(method="POST", data=answers):
+        form = RepublishForm(meta={"csrf": False})
+        assert form.validate(), form.errors
+        session = app.extensions["portal.db"].sessionmaker()
+        request, _token = services.submit_request(session, session.merge(article),
+                                                  form.usage_details())
+        session.commit()
+        request_id = request.id
+        session.close()
+    found = db.get(RepublishRequest, request_id)
+    assert found is not None
+    return found

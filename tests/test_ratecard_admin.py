@@ -140,7 +140,8 @@ def test_an_admin_changes_the_card(
     user = staff_login(StaffRole.ADMIN)
     response = save(client, medium__website="210.50", organisation_type__non_profit="0.45",
                     premium_factor="1,75", minimum="40", rounding="2.50",
-                    autoquote_enabled="y", autoquote_max="300", quote_validity_days="14")
+                    autoquote_enabled="y", autoquote_max="300", quote_validity_days="14",
+                    organisation_type__alien="5")
     assert response.status_code == 303
     assert response.headers["Location"] == URL
     page = client.get(URL).get_data(as_text=True)
@@ -156,6 +157,8 @@ def test_an_admin_changes_the_card(
         1750, 40_00, 2_50)
     assert (now.autoquote_enabled, now.autoquote_max_minor, now.quote_validity_days) == (
         True, 300_00, 14)
+    # a rate for an answer the request form does not offer is never stored
+    assert "alien" not in now.factors["organisation_type"]
     # everything not changed is as it was
     assert now.base_fees["book"] == card.base_fees["book"]
     assert now.factors["term"] == card.factors["term"]

@@ -197,6 +197,19 @@ def test_anonymous_visitor_is_sent_to_sign_in_and_back(client: FlaskClient, db: 
     assert answer.headers["Location"] == QUEUE_URL
 
 
+def test_a_form_sent_after_the_session_ended_leads_back_to_its_page(
+    client: FlaskClient, db: Session, staff_login: StaffLogin
+) -> None:
+    staff_login(StaffRole.VIEWER)
+    token = page_csrf_token(client, QUEUE_URL)
+    db.execute(update(StaffSession).values(ended_at=utcnow()))
+    db.commit()
+    response = client.post("/staff/logout", data={"csrf_token": token},
+                           headers={"Referer": "http://localhost/staff/?state=submitted"})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/staff/login?next=%2Fstaff%2F%3Fstate%3Dsubmitted"
+
+
 def test_sign_out_ends_the_session_and_a_replayed_cookie_is_refused(
     app: Flask, client: FlaskClient, db: Session, staff_login: StaffLogin
 ) -> None:

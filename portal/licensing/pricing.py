@@ -132,7 +132,8 @@ def round_half_up(amount: Fraction, step: int) -> int:
 
 def suggest(card: RateCardData, request: UsageForPricing, *, price_tier: str) -> Suggestion | None:
     """The rate card's fee for this usage, or None when the card cannot price it: the article
-    is not for sale, or an answer has no rate (staff then price the request themselves)."""
+    is not for sale (or its price tier unknown), or an answer has no rate on the card. Staff
+    then price the request themselves."""
     if price_tier not in ("standard", "premium"):
         return None
     base = card.base_fees.get(request.medium)

@@ -17,10 +17,11 @@ from typing import Any, ClassVar, TypeVar, cast
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from flask import Flask, abort, current_app
-from flask_login import LoginManager, current_user
+from flask import Flask, abort, current_app, flash, redirect, request
+from flask_login import LoginManager, current_user, login_url
 from sqlalchemy import CursorResult, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
+from werkzeug.wrappers import Response
 
 from portal import db as database
 from portal.db import utcnow
@@ -35,10 +36,10 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 # weaker parameters is upgraded at the next sign-in.
 _hasher = PasswordHasher()
 
+LOGIN_MESSAGE = "Please sign in to use the licensing desk."
+
 login_manager = LoginManager()
 login_manager.login_view = "staff.login"
-login_manager.login_message = "Please sign in to use the licensing desk."
-login_manager.login_message_category = "info"
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -98,9 +99,9 @@ def current_staff() -> StaffUser:
     Only for views behind role_required(), where someone is signed in by construction.
     """
     signed_in = current_user._get_current_object()  # the object, not Flask-Login's proxy
-    if not isinstance(signed_in, SignedInStaff):
-        raise RuntimeError("current_staff() called where nobody is signed in")
-    return signed_in.user
+    if isinstance(signed_in, SignedInStaff):
+        return signed_in.user
+    raise RuntimeError("current_staff() called where nobody is signed in")
 
 
 # --- passwords ----------------------------------------------------------------------------
@@ -231,7 +232,9 @@ def is_live(staff_session: StaffSession, now: datetime, max_age: timedelta,
 def find_live_session(db: Session, token: str, max_age: timedelta,
                       max_idle: timedelta) -> StaffSession | None:
     staff_session = db.scalar(
-        select(StaffSession).where(StaffSession.token_hash == _token_hash(token))
+        select(StaffSession)
+        .where(StaffSession.token_hash == _token_hash(token))
+        .options(joinedload(StaffSession.user))
     )
     if staff_session is None or not is_live(staff_session, utcnow(), max_age, max_idle):
         return None
@@ -268,6 +271,18 @@ def _load_signed_in(token: str) -> SignedInStaff | None:
 
 # --- views --------------------------------------------------------------------------------
 
+@login_manager.unauthorized_handler
+def _ask_to_sign_in() -> Response:
+    """Send an anonymous visitor to the sign-in page, with where to come back to.
+
+    Coming back is always a GET: to the page asked for or, for a form sent after the
+    session ended, to the page the form was on (a GET of the form's action would be 405).
+    """
+    back = request.url if request.method == "GET" else request.referrer
+    flash(LOGIN_MESSAGE, "info")
+    return redirect(login_url(login_manager.login_view, next_url=back), code=303)
+
+
 def role_required(role: StaffRole) -> Callable[[View], View]:
     """Let the view run only for a signed-in user holding `role` (or a higher one).
 
@@ -284,7 +299,7 @@ def role_required(role: StaffRole) -> Callable[[View], View]:
                 abort(403)
             return view(*args, **kwargs)
 
-        setattr(guarded, "required_role", role)
+        guarded.required_role = role  # type: ignore[attr-defined]
         return cast(View, guarded)
 
     return decorate

@@ -6,6 +6,7 @@ chosen currency, factors typed as decimals and kept per mille) and the worked ex
 """
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -230,46 +231,43 @@ class ExampleForm(FlaskForm):
                      term=self.term.data, portion=self.portion.data, language=self.language.data)
 
 
-def card_form_values(card: RateCardData) -> dict[str, Any]:
-    """The card as the edit form shows it: amounts and factors as plain decimals."""
-    values: dict[str, Any] = {
-        "currency": card.currency,
-        "minimum": str(card.money(card.minimum_minor).decimal),
-        "rounding": str(card.money(card.rounding_minor).decimal),
-        "translation_surcharge": str(card.money(card.translation_surcharge_minor).decimal),
-        "premium_factor": format_factor(card.premium_factor_permille),
-        "autoquote_enabled": card.autoquote_enabled,
-        "autoquote_max": str(card.money(card.autoquote_max_minor).decimal),
-        "quote_validity_days": card.quote_validity_days,
+def _rates_and_amounts(card: RateCardData, amount: Callable[[Money], str],
+                       factor: Callable[[int], str]) -> dict[str, str]:
+    """Every amount and factor of the card by form field name, written by the two callables."""
+    values = {
+        "minimum": amount(card.money(card.minimum_minor)),
+        "rounding": amount(card.money(card.rounding_minor)),
+        "translation_surcharge": amount(card.money(card.translation_surcharge_minor)),
+        "autoquote_max": amount(card.money(card.autoquote_max_minor)),
+        "premium_factor": factor(card.premium_factor_permille),
     }
     for code, fee in card.base_fees.items():
-        values[rate_field_name(BASE_DIMENSION, code)] = str(card.money(fee).decimal)
+        values[rate_field_name(BASE_DIMENSION, code)] = amount(card.money(fee))
     for dimension, codes in card.factors.items():
         for code, permille in codes.items():
-            values[rate_field_name(dimension, code)] = format_factor(permille)
+            values[rate_field_name(dimension, code)] = factor(permille)
     return values
 
 
+def card_form_values(card: RateCardData) -> dict[str, Any]:
+    """The card as the edit form shows it: amounts and factors as plain decimals."""
+    return _rates_and_amounts(card, lambda money: str(money.decimal), format_factor) | {
+        "currency": card.currency,
+        "autoquote_enabled": card.autoquote_enabled,
+        "quote_validity_days": card.quote_validity_days,
+    }
+
+
 def _shown_values(card: RateCardData | None) -> dict[str, str]:
-    """The card as readers see it: formatted amounts, "× 1.5", "On"."""
+    """The card as readers see it: "£200.00", "× 1.5", "On"."""
     if card is None:
         return {}
-    shown = {
+    shown = _rates_and_amounts(card, Money.format, lambda factor: f"× {format_factor(factor)}")
+    return shown | {
         "currency": card.currency,
-        "minimum": card.money(card.minimum_minor).format(),
-        "rounding": card.money(card.rounding_minor).format(),
-        "translation_surcharge": card.money(card.translation_surcharge_minor).format(),
-        "premium_factor": f"× {format_factor(card.premium_factor_permille)}",
         "autoquote_enabled": "On" if card.autoquote_enabled else "Off",
-        "autoquote_max": card.money(card.autoquote_max_minor).format(),
         "quote_validity_days": f"{card.quote_validity_days} days",
     }
-    for code, fee in card.base_fees.items():
-        shown[rate_field_name(BASE_DIMENSION, code)] = card.money(fee).format()
-    for dimension, codes in card.factors.items():
-        for code, permille in codes.items():
-            shown[rate_field_name(dimension, code)] = f"× {format_factor(permille)}"
-    return shown
 
 
 def _card_form(card: RateCardData | None) -> RateCardForm:
