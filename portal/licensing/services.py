@@ -33,8 +33,9 @@ from portal.notifications.outbox import enqueue
 from portal.sequences import next_value
 from portal.urls import external
 
-#: the largest fee staff may quote, in major units (a typo guard, not a business rule)
-MAX_QUOTE_MAJOR = 1_000_000
+#: the largest fee staff may quote, in major units: a typo guard, and within what Stripe
+#: Checkout can charge (99,999,999 minor units)
+MAX_QUOTE_MAJOR = 999_999
 #: how far ahead a quote may stay open
 MAX_QUOTE_VALIDITY = timedelta(days=180)
 REQUESTER = "requester"
@@ -195,7 +196,7 @@ def quote(db: Session, request: RepublishRequest, offer: QuoteInput, *, actor: s
     if offer.fee.minor <= 0:
         raise QuoteError("A quote must be more than zero; to license for free, approve free "
                          "of charge instead.")
-    if offer.fee.decimal > MAX_QUOTE_MAJOR:
+    if offer.fee.decimal > MAX_QUOTE_MAJOR or offer.fee.minor > 99_999_999:
         raise QuoteError(f"That is more than {MAX_QUOTE_MAJOR:,} {offer.fee.currency}; check "
                          "the amount.")
     now = utcnow()
