@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 import portal.models  # noqa: F401  (every table on Base.metadata)
@@ -59,14 +59,38 @@ def make_app(tmp_path: Path, database_url: str, **overrides: object) -> Flask:
     return create_app(config)
 
 
+def pg_schema_url(schema: str) -> str:
+    """PORTAL_TEST_DATABASE_URL with its connections confined to `schema`."""
+    assert PG_URL is not None
+    separator = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+
+
+# Each test run works in a schema of its own, so that two runs on one database (a developer's
+# and CI's, say) never empty each other's tables.
+PG_SCHEMA = f"test_run_{os.getpid()}"
+
+
+def _admin(statement: str) -> None:
+    assert PG_URL is not None
+    engine = create_engine(PG_URL)
+    with engine.begin() as connection:
+        connection.execute(text(statement))
+    engine.dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if PG_URL and _pg_schema_ready:
+        _admin(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+
+
 def _reset_postgres(app: Flask) -> None:
-    """Create the schema once per run, and empty every table before each test."""
+    """Create the run's schema once, and empty every table before each test."""
     global _pg_schema_ready
     engine = app.extensions["portal.db"].engine
     if not _pg_schema_ready:
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
+        _admin(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+        _admin(f"CREATE SCHEMA {PG_SCHEMA}")
         Base.metadata.create_all(engine)
         _pg_schema_ready = True
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
@@ -79,7 +103,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgresql":
         if not PG_URL:
             pytest.skip(PG_SKIP)
-        return PG_URL
+        return pg_schema_url(PG_SCHEMA)
     return f"sqlite:///{tmp_path / 'portal.sqlite3'}"
 
 

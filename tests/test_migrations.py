@@ -1,5 +1,6 @@
 """The migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,9 @@ from sqlalchemy import create_engine, inspect, text
 
 import portal.models  # noqa: F401
 from portal.db import Base
-from tests.conftest import PG_SKIP, PG_URL, make_app
+from tests.conftest import PG_SKIP, PG_URL, make_app, pg_schema_url
 
-SCHEMA = "migration_check"
+SCHEMA = f"migration_check_{os.getpid()}"
 
 
 def _engine_for(kind: str, tmp_path: Path):
@@ -25,8 +26,7 @@ def _engine_for(kind: str, tmp_path: Path):
         connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
         connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
     admin.dispose()
-    separator = "&" if "?" in PG_URL else "?"
-    return f"{PG_URL}{separator}options=-csearch_path%3D{SCHEMA}", admin
+    return pg_schema_url(SCHEMA), admin
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
