@@ -28,7 +28,10 @@ def db_revision(message: str) -> None:
 @demo_cli.command("load")
 def demo_load() -> None:
     """Load sample articles (idempotent), for a first look at the portal."""
-    from portal.demo import load_demo
+    from portal.demo import DemoRefused, load_demo
 
-    for line in load_demo():
-        click.echo(line)
+    try:
+        for line in load_demo():
+            click.echo(line)
+    except DemoRefused as error:
+        raise click.ClickException(str(error)) from None

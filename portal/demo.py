@@ -15,13 +15,24 @@ from portal import db as database
 from portal.articles.importer import import_feed_bytes
 from portal.articles.models import Article
 from portal.licensing.ratecard import seed_default_rate_card
+from portal.staff.auth import create_user, find_user
+from portal.staff.models import StaffRole
 
 DEMO_FEED = Path(__file__).parent / "demo_data" / "articles.json"
 NOT_LICENSABLE_GUID = "demo-2026-syndicated-interview"
+#: the demo's back-office account: a known password, so it exists only outside production
+DEMO_STAFF_EMAIL = "desk@northernledger.example"
+DEMO_STAFF_PASSWORD = "republish-demo"
+
+
+class DemoRefused(RuntimeError):
+    """The demo data (with its known password) is never loaded into production."""
 
 
 def load_demo() -> Iterator[str]:
     config = current_app.config
+    if config["ENV"] == "production":
+        raise DemoRefused("demo data is for a first look, never for production")
     # The sample bodies point at images the portal itself serves.
     feed = DEMO_FEED.read_text("utf-8").replace("{base}", config["BASE_URL"])
     with database.transaction() as db:
@@ -37,6 +48,11 @@ def load_demo() -> Iterator[str]:
                 "agreement does not let us license it to others."
             )
         card = seed_default_rate_card(db, config["CURRENCIES"][0])
+        if find_user(db, DEMO_STAFF_EMAIL) is None:
+            create_user(db, DEMO_STAFF_EMAIL, StaffRole.ADMIN, DEMO_STAFF_PASSWORD,
+                        name="Demo licensing desk")
     yield report.summary()
     yield f"Rate card in {card.currency}: edit it under /staff/rate-card."
+    yield (f"Back office: http://127.0.0.1:5000/staff/ as {DEMO_STAFF_EMAIL}, "
+           f"password {DEMO_STAFF_PASSWORD} (demo only).")
     yield "Demo data loaded: open http://127.0.0.1:5000/."
