@@ -42,6 +42,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from portal.public.views import bp as public
+
     # Each module adds its routes to the one staff blueprint when imported.
     from portal.staff import admin_views, auth_views, ratecard_views, views  # noqa: F401
     from portal.staff.blueprint import bp as staff
