@@ -1,0 +1,76 @@
+"""The licensing desk in a real browser: sign in, the queue, a request, a quote; and the
+requester accepting it. Without JavaScript, at desktop and phone width."""
+
+import re
+
+import pytest
+
+from portal.demo import DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD
+from tests.browser.conftest import shoot
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def _send_request(browser, live_url: str, organisation: str) -> str:
+    """A requester sends the form; returns their status page's address."""
+    context = browser.new_context(viewport=DESKTOP, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(live_url + "/articles/harbour-town-votes-to-own-its-wind-farm/republish")
+    page.get_by_label("Your name").fill("Jane Reader")
+    page.get_by_label("Your e-mail address").fill("jane@gazette.example")
+    page.get_by_label("Organisation", exact=True).fill(organisation)
+    page.get_by_label("Type of organisation").select_option("commercial_media")
+    page.get_by_label("Country", exact=True).select_option("NO")
+    page.get_by_label("Website", exact=True).check()
+    page.get_by_label("Name of the publication, site or programme").fill(organisation)
+    page.get_by_label("Audience per month (unique visitors, listeners, or print run)") \
+        .select_option("10k_100k")
+    page.get_by_label("Worldwide").check()
+    page.get_by_label("Original language").check()
+    page.get_by_label("Full text").check()
+    page.get_by_label("One year").check()
+    page.get_by_role("button", name="Send request").click()
+    url = page.url
+    context.close()
+    return url
+
+
+@pytest.mark.parametrize(("viewport", "label"), [(DESKTOP, "desktop"), (PHONE, "phone")])
+def test_desk_quotes_and_requester_accepts(browser, live_url: str, viewport, label: str) -> None:
+    status_url = _send_request(browser, live_url, f"Coastal Gazette ({label})")
+
+    context = browser.new_context(viewport=viewport, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(live_url + "/staff/")
+    assert "/staff/login" in page.url
+    shoot(page, f"{label}-10-staff-sign-in")
+    page.get_by_label("E-mail address").fill(DEMO_STAFF_EMAIL)
+    page.get_by_label("Password").fill(DEMO_STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("heading", name="Requests").is_visible()
+    fits = "document.documentElement.scrollWidth <= window.innerWidth + 1"
+    assert page.evaluate(fits)
+    shoot(page, f"{label}-11-staff-queue")
+
+    row = page.locator("tr", has_text=f"Coastal Gazette ({label})")
+    row.get_by_role("link", name=re.compile(r"RR-\d{4}-\d{5}")).click()
+    assert page.get_by_role("heading", name="Suggested fee").is_visible()
+    assert page.evaluate(fits)
+    shoot(page, f"{label}-12-staff-request")
+    page.get_by_role("button", name="Send quote").click()
+    assert page.get_by_text("Quote sent to jane@gazette.example").is_visible()
+    shoot(page, f"{label}-13-staff-quoted")
+    context.close()
+
+    requester = browser.new_context(viewport=viewport, java_script_enabled=False)
+    mine = requester.new_page()
+    mine.goto(status_url)
+    assert mine.get_by_role("heading", name="Your quote").is_visible()
+    assert mine.evaluate(fits)
+    shoot(mine, f"{label}-14-requester-quote")
+    mine.get_by_role("button", name="Accept the quote").click()
+    assert mine.get_by_text("Waiting for payment").is_visible()
+    requester.close()
