@@ -23,10 +23,10 @@ from werkzeug.routing import (
 from werkzeug.test import TestResponse
 
 from portal import create_app
-from portal.db import Base
+from portal.db import Base, utcnow
 from portal.staff.auth import required_role
 from portal.staff.models import ROLE_RANK, StaffRole
-from tests.factories import make_article
+from tests.factories import make_article, make_request
 from tests.staff_fixtures import LOGIN_URL, StaffLogin, make_staff, page_csrf_token
 
 #: the routes open to anyone: the sign-in form itself
@@ -44,7 +44,7 @@ def dummy_value(converter: object) -> object:
         return "00000000-0000-4000-8000-000000000001"
     if isinstance(converter, AnyConverter):
         return min(converter.items)
-    return "RR-2026-00001"
+    return f"RR-{utcnow().year}-00001"  # the request some_data makes
 
 
 def dummy_url(rule: Rule) -> str:
@@ -100,9 +100,11 @@ def is_sent_to_sign_in(response: TestResponse, method: str, url: str) -> bool:
 
 
 @pytest.fixture
-def some_data(db: Session) -> None:
+def some_data(app: Flask, db: Session) -> None:
+    """An admin, an article and a request (with its audit event and e-mails), so that a
+    refused action has something it could have changed."""
     make_staff(db, role=StaffRole.ADMIN)
-    make_article(db)
+    make_request(app, db, article=make_article(db))
 
 
 @pytest.mark.parametrize("endpoint, method, url", ROUTES, ids=ROUTE_IDS)
