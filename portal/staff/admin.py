@@ -19,7 +19,12 @@ from portal.articles.models import Article
 from portal.db import escape_like
 from portal.licensing.models import DeclineTemplate
 from portal.licensing.pricing import PRICE_TIERS
-from portal.staff.auth import create_user, deactivate_user
+from portal.staff.auth import (
+    StaffAccountError,
+    create_user,
+    deactivate_user,
+    normalise_email,
+)
 from portal.staff.models import StaffRole, StaffUser
 
 log = logging.getLogger(__name__)
@@ -56,7 +61,12 @@ def add_staff(db: Session, *, email: str, name: str, role: StaffRole, password: 
               actor: StaffUser) -> StaffUser:
     """A new active account; StaffAccountError (from auth) for a bad or taken address or a
     password the policy refuses."""
-    user = create_user(db, email, role, password, name)
+    try:
+        user = create_user(db, email, role, password, name)
+    except IntegrityError as error:
+        # A colleague added the same address between create_user's check and its flush.
+        raise StaffAccountError(
+            f"There is already a staff account for {normalise_email(email)}.") from error
     log.info("%s added %s (%s) as %s", actor.actor, user.actor, user.email, role.value)
     return user
 
@@ -65,8 +75,8 @@ def _keep_an_admin(db: Session, user: StaffUser) -> None:
     """Refuse to take away the last active admin: nobody could manage staff afterwards.
 
     The active admins' rows are locked (on PostgreSQL) until the commit, so two admins
-    demoting each other at the same moment cannot both succeed: the second one waits, then
-    finds itself the only admin left.
+    demoting each other at the same moment cannot both succeed: the second waits for the
+    first to commit, then finds that its target is the last active admin.
     """
     if not (user.is_active and user.role == StaffRole.ADMIN):
         return

@@ -106,8 +106,9 @@ def add_user() -> Page:
         form.email.errors = [str(error)]
         _forget(CHECK_THE_FORM)
         return _users_page(422, add_form=form)
-    return _back("staff.users", f"Added {user.email} as {ROLE_LABELS[user.role]}. Give them "
-                                "their password in person or by phone, not by e-mail.")
+    return _back("staff.users", f"Added {user.email} with the role {ROLE_LABELS[user.role]}. "
+                                "Give them their password in person or by phone, not by "
+                                "e-mail.")
 
 
 @bp.post("/users/<int:user_id>/role")
@@ -123,8 +124,8 @@ def change_role(user_id: int) -> Page:
     except admin.ChangeRefused as error:
         _forget(str(error))
         return _users_page(409)
-    return _back("staff.users", f"{user.email} is now {ROLE_LABELS[user.role]}, from their "
-                                "next page on.")
+    return _back("staff.users", f"{user.email} now has the role {ROLE_LABELS[user.role]}, "
+                                "from their next page on.")
 
 
 @bp.post("/users/<int:user_id>/deactivate")
@@ -144,7 +145,8 @@ def deactivate_user(user_id: int) -> Page:
 def reactivate_user(user_id: int) -> Page:
     user = _get_or_404(StaffUser, user_id)
     admin.reactivate(database.session(), user, actor=current_staff())
-    return _back("staff.users", f"{user.email} can sign in again, as {ROLE_LABELS[user.role]}.")
+    return _back("staff.users", f"{user.email} can sign in again, with the role "
+                                f"{ROLE_LABELS[user.role]}.")
 
 
 # --- articles -----------------------------------------------------------------------------
@@ -160,8 +162,7 @@ def articles_page() -> Page:
 
 def _rights_page(article: Article, form: ArticleRightsForm,
                  status: int = 200) -> tuple[str, int]:
-    return render_template("staff/article_rights.html", article=article, form=form,
-                           tiers=PRICE_TIERS), status
+    return render_template("staff/article_rights.html", article=article, form=form), status
 
 
 @bp.get("/articles/<int:article_id>", endpoint="article_rights")
