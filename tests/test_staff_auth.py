@@ -455,3 +455,34 @@ def test_deactivate_names_an_unknown_address(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["staff", "deactivate", "nobody@northernledger.example"])
     assert result.exit_code == 1
     assert "There is no staff account for nobody@northernledger.example." in result.output
+
+
+def test_set_password_replaces_it_and_signs_the_user_out(
+    app: Flask, client: FlaskClient, db: Session, runner: FlaskCliRunner,
+    staff_login: StaffLogin,
+) -> None:
+    staff_login(StaffRole.LICENSING, email=EMAIL)
+    assert client.get("/staff/").status_code == 200
+    result = runner.invoke(args=["staff", "set-password", EMAIL],
+                           env={"PORTAL_STAFF_PASSWORD": "a brand new passphrase"})
+    assert result.exit_code == 0, result.output
+    assert f"New password set for {EMAIL}; ended 1 session." in result.output
+    assert client.get("/staff/").status_code == 303  # signed out
+    fresh = app.test_client()
+    assert sign_in(fresh, EMAIL, STAFF_PASSWORD).status_code == 401
+    assert sign_in(fresh, EMAIL, "a brand new passphrase").status_code == 303
+
+
+@pytest.mark.parametrize(("email", "password", "message"), [
+    ("nobody@northernledger.example", STAFF_PASSWORD, "There is no staff account"),
+    (EMAIL, "short", "at least 12 characters"),
+])
+def test_set_password_refuses_clearly(runner: FlaskCliRunner, db: Session, email: str,
+                                      password: str, message: str) -> None:
+    user = make_staff(db, EMAIL)
+    before = user.password_hash
+    result = runner.invoke(args=["staff", "set-password", email],
+                           env={"PORTAL_STAFF_PASSWORD": password})
+    assert result.exit_code == 1 and message in result.output
+    db.expire_all()
+    assert db.get(StaffUser, user.id).password_hash == before

@@ -1,4 +1,5 @@
-"""`flask --app portal staff create EMAIL --role ...` and `staff deactivate EMAIL`."""
+"""`flask --app portal staff create EMAIL --role ...`, `staff set-password EMAIL` and
+`staff deactivate EMAIL`."""
 
 import os
 
@@ -25,16 +26,40 @@ PASSWORD_VARIABLE = "PORTAL_STAFF_PASSWORD"
 @click.option("--name", default="", help="The person's name, as colleagues see it.")
 def create(email: str, role: str, name: str) -> None:
     """Create a staff account that signs in at /staff/ with EMAIL."""
-    password = os.environ.get(PASSWORD_VARIABLE) or click.prompt(
-        f"Password (at least {auth.PASSWORD_MIN_LENGTH} characters)",
-        hide_input=True, confirmation_prompt=True,
-    )
+    password = _new_password()
     try:
         with portal_db.transaction() as db:
             user = auth.create_user(db, email, StaffRole(role), password, name)
     except auth.StaffAccountError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Created {user.role.value} account {user.email}; they can sign in at /staff/.")
+
+
+def _new_password() -> str:
+    return os.environ.get(PASSWORD_VARIABLE) or click.prompt(
+        f"Password (at least {auth.PASSWORD_MIN_LENGTH} characters)",
+        hide_input=True, confirmation_prompt=True,
+    )
+
+
+@staff_cli.command("set-password")
+@click.argument("email")
+def set_password(email: str) -> None:
+    """Give EMAIL a new password (a forgotten one, say), and end their open sessions."""
+    password = _new_password()
+    try:
+        with portal_db.transaction() as db:
+            user = auth.find_user(db, email)
+            if user is None:
+                raise auth.StaffAccountError(
+                    f"There is no staff account for {email.strip().lower()}.")
+            auth.check_password_policy(password)
+            user.password_hash = auth.hash_password(password)
+            ended = auth.end_all_sessions(db, user)
+    except auth.StaffAccountError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"New password set for {user.email}; ended {ended} "
+               f"session{'' if ended == 1 else 's'}.")
 
 
 @staff_cli.command("deactivate")
