@@ -368,3 +368,17 @@ def test_viewer_reads_but_cannot_decide(client: FlaskClient, db: Session, reques
     response = staff_post(client, db, "approve-free")
     assert response.status_code == 403
     assert request_row(db).state == "submitted"
+
+
+def test_a_forged_csrf_token_changes_nothing(client: FlaskClient, db: Session,
+                                             requester: Requester,
+                                             staff_login: StaffLogin) -> None:
+    staff_login(StaffRole.LICENSING)
+    response = client.post(f"/staff/requests/{reference(db)}/approve-free",
+                           data={"csrf_token": "forged", "version": request_row(db).version})
+    assert response.status_code == 400
+    assert "did not come from this site" in response.get_data(as_text=True)
+    assert request_row(db).state == "submitted"
+    response = requester.client.post(f"{requester.url}/withdraw", data={"csrf_token": "forged"})
+    assert response.status_code == 400
+    assert request_row(db).state == "submitted"
