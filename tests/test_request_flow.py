@@ -382,3 +382,39 @@ def test_a_forged_csrf_token_changes_nothing(client: FlaskClient, db: Session,
     response = requester.client.post(f"{requester.url}/withdraw", data={"csrf_token": "forged"})
     assert response.status_code == 400
     assert request_row(db).state == "submitted"
+
+
+def test_requote_and_accept_at_the_same_moment_exactly_one_wins(
+    app: Flask, client: FlaskClient, db: Session, requester: Requester, staff_login: StaffLogin
+) -> None:
+    """A re-quote leaves the state as it was, yet it must still conflict with an accept
+    that read the request before it."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from portal.licensing import services
+    from portal.money import Money
+
+    staff_login(StaffRole.LICENSING)
+    staff_post(client, db, "quote", amount=suggested_amount(client, db), currency="GBP",
+               valid_until=IN_A_MONTH)
+    request_id = request_row(db).id
+    sessions = app.extensions["portal.db"].sessionmaker
+    with app.app_context():
+        staff_side, requester_side = sessions(), sessions()
+        staff_copy = staff_side.get(RepublishRequest, request_id)
+        requester_copy = requester_side.get(RepublishRequest, request_id)
+        _ = staff_copy.quotes, requester_copy.quotes  # both have read the open quote 1
+        offer = services.QuoteInput(fee=Money(99900, "GBP"),
+                                    valid_until=datetime.now(UTC) + timedelta(days=5),
+                                    override_reason="Bigger audience")
+        services.quote(staff_side, staff_copy, offer, actor="staff:1")
+        staff_side.commit()
+        with pytest.raises(StaleDataError):
+            services.accept_quote(requester_side, requester_copy, quote_version=1)
+            requester_side.commit()
+        requester_side.rollback()
+        staff_side.close()
+        requester_side.close()
+    assert request_row(db).state == "quoted"
+    statuses = [q.status for q in db.scalars(select(Quote).order_by(Quote.version))]
+    assert statuses == [QuoteStatus.SUPERSEDED, QuoteStatus.OPEN]

@@ -124,6 +124,10 @@ def apply_transition(
     before = None if initial else request.state
     after = next_state(before, action)
     request.state = after
+    # Touching the row even when the state stays the same (a re-quote) makes every
+    # transition an UPDATE of the request, so its version column turns away a concurrent
+    # action that read the request before this one.
+    request.updated_at = utcnow()
     db.add(
         AuditEvent(
             request=request,
