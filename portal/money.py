@@ -57,6 +57,10 @@ def parse_amount(text: str, currency: str) -> Money:
     cleaned = (text or "").strip().replace(" ", "")
     if not _AMOUNT.match(cleaned):
         raise MoneyError("Please give the amount as a number, like 250 or 250.00.")
+    if re.fullmatch(r"\d+,\d{3}", cleaned) and exponent(currency) != 3:
+        # "1,250" is a thousand and more to some, one and a quarter to others.
+        raise MoneyError(f"Is {cleaned} a thousand or more, or a decimal? Please write it "
+                         "without a thousands separator, like 1250 or 1.25.")
     try:
         value = Decimal(cleaned.replace(",", "."))
     except InvalidOperation:

@@ -164,7 +164,8 @@ class RequestFlow(RuleBasedStateMachine):
 
     @rule(handle=requests)
     def decline_quote(self, handle: Handle) -> None:
-        self._expect(handle, Action.DECLINE_QUOTE, self._requester(handle, "decline-quote"))
+        self._expect(handle, Action.DECLINE_QUOTE,
+                     self._requester(handle, "decline-quote", quote_version=handle.quotes))
 
     @rule(handle=requests)
     def withdraw(self, handle: Handle) -> None:

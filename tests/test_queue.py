@@ -116,7 +116,8 @@ def test_filters_and_search(client: FlaskClient, db: Session, articles: list[int
 
 @pytest.mark.parametrize("query", [{"state": "bogus"}, {"medium": "<script>"}, {"from": "yesterday"},
                                    {"page": "-3"}, {"page": "x"}, {"article": "99999999999999"},
-                                   {"sort": "drop table"}, {"q": "x" * 5000}])
+                                   {"sort": "drop table"}, {"q": "x" * 5000},
+                                   {"to": "9999-12-31"}, {"from": "0001-01-01"}])
 def test_odd_filters_are_ignored_with_a_notice(
     client: FlaskClient, db: Session, articles: list[int], staff_login: StaffLogin,
     query: dict[str, str],
@@ -127,7 +128,8 @@ def test_odd_filters_are_ignored_with_a_notice(
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "<script>" not in page.split("<main", 1)[1]
-    if set(query) & {"state", "medium", "from", "sort"}:
+    if set(query) & {"state", "medium", "sort"} or query.get("from") == "yesterday" \
+            or query.get("to") == "9999-12-31":
         assert "were not understood and were ignored" in page
 
 

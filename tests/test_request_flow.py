@@ -256,7 +256,8 @@ def test_requester_declines_the_quote(client: FlaskClient, db: Session, requeste
     staff_login(StaffRole.LICENSING)
     staff_post(client, db, "quote", amount=suggested_amount(client, db), currency="GBP",
                valid_until=IN_A_MONTH)
-    assert requester.post("decline-quote", message="Over our budget.").status_code == 303
+    assert requester.post("decline-quote", message="Over our budget.",
+                          quote_version=1).status_code == 303
     assert request_row(db).state == "withdrawn"
     assert db.scalars(select(Quote)).one().status == QuoteStatus.DECLINED
     assert any("declined the quote" in m.subject for m in mails(db, "staff_update"))
@@ -418,3 +419,82 @@ def test_requote_and_accept_at_the_same_moment_exactly_one_wins(
     assert request_row(db).state == "quoted"
     statuses = [q.status for q in db.scalars(select(Quote).order_by(Quote.version))]
     assert statuses == [QuoteStatus.SUPERSEDED, QuoteStatus.OPEN]
+
+
+def test_declining_from_a_stale_page_does_not_decline_a_newer_quote(
+    client: FlaskClient, db: Session, requester: Requester, staff_login: StaffLogin
+) -> None:
+    staff_login(StaffRole.LICENSING)
+    staff_post(client, db, "quote", amount="900", currency="GBP", valid_until=IN_A_MONTH,
+               override_reason="Large audience")
+    staff_post(client, db, "quote", amount="100", currency="GBP", valid_until=IN_A_MONTH,
+               override_reason="Reconsidered")
+    response = requester.post("decline-quote", quote_version=1)  # the £900 page
+    assert response.status_code == 409
+    assert request_row(db).state == "quoted"
+    assert [q.status for q in db.scalars(select(Quote).order_by(Quote.version))] == [
+        QuoteStatus.SUPERSEDED, QuoteStatus.OPEN]
+
+
+def test_an_overridden_fee_carries_no_breakdown_that_contradicts_it(
+    client: FlaskClient, db: Session, requester: Requester, staff_login: StaffLogin
+) -> None:
+    staff_login(StaffRole.LICENSING)
+    staff_post(client, db, "quote", amount="999", currency="EUR", valid_until=IN_A_MONTH,
+               override_reason="Paid in euros")
+    quote = db.scalars(select(Quote)).one()
+    assert quote.breakdown is None
+    assert "Rounded to" not in requester.page()
+
+
+def test_an_ambiguous_thousands_separator_is_refused(
+    client: FlaskClient, db: Session, requester: Requester, staff_login: StaffLogin
+) -> None:
+    staff_login(StaffRole.LICENSING)
+    response = staff_post(client, db, "quote", amount="1,250", currency="GBP",
+                          valid_until=IN_A_MONTH, override_reason="x")
+    assert response.status_code == 422
+    assert "without a thousands separator" in response.get_data(as_text=True)
+    assert db.scalar(select(func.count()).select_from(Quote)) == 0
+
+
+def test_auto_quote_that_cannot_be_made_leaves_the_request_for_staff(
+    app: Flask, db: Session, rate_card: None
+) -> None:
+    from portal.licensing.ratecard import RateFactor
+
+    card = current_rate_card(db)
+    card.autoquote_enabled, card.minimum_minor = True, 0
+    for rate in db.scalars(select(RateFactor).where(RateFactor.dimension == "medium")):
+        rate.value = 0  # every suggestion is zero, which no quote may be
+    db.commit()
+    make_article(db)
+    Requester(app.test_client())
+    assert request_row(db).state == "submitted"
+    assert db.scalar(select(func.count()).select_from(Quote)) == 0
+
+
+def test_expiry_skips_a_request_that_changed_meanwhile(app: Flask, client: FlaskClient,
+                                                     db: Session, requester: Requester,
+                                                     staff_login: StaffLogin) -> None:
+    from portal.licensing import services
+
+    staff_login(StaffRole.LICENSING)
+    staff_post(client, db, "quote", amount=suggested_amount(client, db), currency="GBP",
+               valid_until=TOMORROW)
+    quote = db.scalars(select(Quote)).one()
+    quote.valid_until = datetime.now(UTC) - timedelta(minutes=1)
+    db.commit()
+    with app.app_context():
+        job = app.extensions["portal.db"].sessionmaker()
+        due = job.scalars(select(RepublishRequest)).all()  # the job has read the request...
+        _ = due[0].quotes
+        # ...when the requester's change lands first
+        other = app.extensions["portal.db"].sessionmaker()
+        other.get(RepublishRequest, due[0].id).updated_at = datetime.now(UTC)
+        other.commit()
+        other.close()
+        assert services.expire_quotes(job) == []
+        job.commit()
+        job.close()
+    assert request_row(db).state == "quoted"

@@ -335,6 +335,8 @@ class AcceptQuoteForm(PortalForm):
 
 
 class DeclineQuoteForm(PortalForm):
+    #: the quote the requester saw: a newer one is not declined unseen
+    quote_version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
     message = _long_text("Tell us why (optional)", 4000)
 
 

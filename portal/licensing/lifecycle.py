@@ -102,6 +102,11 @@ class InvalidTransition(Exception):
         super().__init__(f"You cannot {action.value.replace('_', ' ')} {where}.")
 
 
+def allowed_actions(state: RequestState | None) -> set[str]:
+    """The actions the table allows in `state` (pages show only those buttons)."""
+    return {action.value for (before, action) in TRANSITIONS if before == state}
+
+
 def next_state(state: RequestState | None, action: Action) -> RequestState:
     try:
         return TRANSITIONS[state, action]

@@ -30,9 +30,11 @@ SORTS = {
 
 def _date(text: str | None) -> date | None:
     try:
-        return date.fromisoformat(text) if text else None
+        parsed = date.fromisoformat(text) if text else None
     except ValueError:
         return None
+    # The last day there is cannot be the start of a "next day" bound.
+    return parsed if parsed is None or parsed < date.max else None
 
 
 @dataclass(frozen=True)
@@ -144,8 +146,7 @@ def load_page(db: Session, filters: QueueFilters) -> QueuePage:
         .group_by(RepublishRequest.state)
     ).all()
     counts = {state.value: 0 for state in RequestState}
-    counts.update({str(state.value if hasattr(state, "value") else state): n
-                   for state, n in count_rows})
+    counts.update({state.value: n for state, n in count_rows})
     filtered = filters.where(base)
     total = db.scalar(select(func.count()).select_from(filtered.subquery())) or 0
     rows = db.scalars(

@@ -14,6 +14,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from portal.articles.models import Article
 from portal.db import utcnow
@@ -36,8 +37,9 @@ from portal.urls import external
 #: the largest fee staff may quote, in major units: a typo guard, and within what Stripe
 #: Checkout can charge (99,999,999 minor units)
 MAX_QUOTE_MAJOR = 999_999
-#: how far ahead a quote may stay open
-MAX_QUOTE_VALIDITY = timedelta(days=180)
+#: how far ahead a quote may stay open (the rate card's validity is bounded by it too)
+MAX_QUOTE_VALIDITY_DAYS = 180
+MAX_QUOTE_VALIDITY = timedelta(days=MAX_QUOTE_VALIDITY_DAYS)
 REQUESTER = "requester"
 SYSTEM = "system"
 
@@ -164,12 +166,19 @@ def _auto_quote(db: Session, request: RepublishRequest) -> Quote | None:
     suggestion = suggest(card, request, price_tier=request.article.price_tier)
     if suggestion is None or not is_within_autoquote(card, suggestion):
         return None
-    last_day = utcnow().date() + timedelta(days=card.quote_validity_days)
+    days = min(card.quote_validity_days, MAX_QUOTE_VALIDITY_DAYS - 1)
+    last_day = utcnow().date() + timedelta(days=days)
     offer = QuoteInput(
         fee=suggestion.fee, valid_until=datetime.combine(last_day, time(23, 59, 59), UTC),
         suggested=suggestion.fee, breakdown=suggestion.lines,
     )
-    return quote(db, request, offer, actor=SYSTEM)
+    try:
+        # A savepoint: a suggestion no quote may carry (a zero fee, a currency no longer
+        # accepted) leaves the request for staff instead of failing the submission.
+        with db.begin_nested():
+            return quote(db, request, offer, actor=SYSTEM)
+    except QuoteError:
+        return None
 
 
 # -- Staff decisions ------------------------------------------------------------------------
@@ -203,7 +212,7 @@ def quote(db: Session, request: RepublishRequest, offer: QuoteInput, *, actor: s
     if offer.valid_until <= now:
         raise QuoteError("The quote's validity must end in the future.")
     if offer.valid_until > now + MAX_QUOTE_VALIDITY:
-        raise QuoteError("A quote may stay open for at most 180 days.")
+        raise QuoteError(f"A quote may stay open for at most {MAX_QUOTE_VALIDITY_DAYS} days.")
     reason = (offer.override_reason or "").strip() or None
     if offer.suggested is not None and offer.fee != offer.suggested and reason is None:
         raise QuoteError(f"The rate card suggests {offer.suggested}; give a reason when you "
@@ -218,7 +227,9 @@ def quote(db: Session, request: RepublishRequest, offer: QuoteInput, *, actor: s
         valid_until=offer.valid_until,
         terms_note=(offer.terms_note or "").strip() or None,
         suggested_minor=offer.suggested.minor if offer.suggested else None,
-        breakdown=[list(line) for line in offer.breakdown] if offer.breakdown else None,
+        # The rate card's lines explain the fee only when the fee is the suggestion.
+        breakdown=([list(line) for line in offer.breakdown]
+                   if offer.breakdown and offer.fee == offer.suggested else None),
         override_reason=reason,
         status=QuoteStatus.OPEN,
         created_by=actor,
@@ -286,8 +297,13 @@ def accept_quote(db: Session, request: RepublishRequest, *, quote_version: int) 
     return current
 
 
-def decline_quote(db: Session, request: RepublishRequest, *, message: str | None) -> None:
-    """The requester turns the quote down: the request ends as withdrawn."""
+def decline_quote(db: Session, request: RepublishRequest, *, quote_version: int,
+                  message: str | None) -> None:
+    """The requester turns down the quote they saw: the request ends as withdrawn."""
+    current = request.current_quote
+    if request.state == RequestState.QUOTED and (current is None
+                                                 or current.version != quote_version):
+        raise Conflict()
     apply_transition(db, request, Action.DECLINE_QUOTE, actor=REQUESTER, reason=message)
     _close_open_quote(request, QuoteStatus.DECLINED)
     if message:
@@ -317,8 +333,17 @@ def expire_quotes(db: Session, *, now: datetime | None = None) -> list[Republish
                Quote.status == QuoteStatus.OPEN, Quote.valid_until <= now)
         .order_by(RepublishRequest.id)
     ).all()
+    expired_requests = []
     for request in due:
-        apply_transition(db, request, Action.EXPIRE, actor=SYSTEM, reason="the quote's validity ended")
-        expired = _close_open_quote(request, QuoteStatus.EXPIRED)
-        _tell_requester(db, request, "quote_expired", quote=expired)
-    return list(due)
+        try:
+            # One savepoint each: a request that changed meanwhile (accepted a moment ago)
+            # is left as it is, and the others still expire.
+            with db.begin_nested():
+                apply_transition(db, request, Action.EXPIRE, actor=SYSTEM,
+                                 reason="the quote's validity ended")
+                expired = _close_open_quote(request, QuoteStatus.EXPIRED)
+                _tell_requester(db, request, "quote_expired", quote=expired)
+        except StaleDataError:
+            continue
+        expired_requests.append(request)
+    return expired_requests

@@ -101,7 +101,9 @@ def _attempt(
         email.last_error = f"abandoned: {email.attempts - 1} attempts ended without an outcome"
     else:
         try:
-            transport.send(build_message(_with_link(email, db, links), mail_from))
+            message = build_message(_with_link(email, db, links), mail_from)
+            db.commit()  # the link's token is stored before anyone can follow the link
+            transport.send(message)
         except DeliveryError as error:
             email.last_error = str(error)
             if error.permanent or email.attempts >= max_attempts:

@@ -33,7 +33,7 @@ from portal.licensing.forms import (
     WithdrawForm,
     default_start_date,
 )
-from portal.licensing.lifecycle import TRANSITIONS
+from portal.licensing.lifecycle import allowed_actions
 from portal.licensing.models import RepublishRequest
 
 bp = Blueprint("public", __name__)
@@ -142,8 +142,8 @@ def _status_page(req: RepublishRequest, status: int = 200, **forms: object) -> R
         "answer_form": AnswerForm(formdata=None),
     }
     context.update(forms)
-    allowed = {action.value for (state, action) in TRANSITIONS if state == req.state}
-    response = Response(render_template("public/request_status.html", req=req, allowed=allowed,
+    response = Response(render_template("public/request_status.html", req=req,
+                                        allowed=allowed_actions(req.state),
                                         **context), status=status)
     # The page is private to whoever holds the link.
     response.headers["Cache-Control"] = "no-store"
@@ -189,6 +189,7 @@ def decline_quote(token: str) -> Response:
     return _requester_acts(
         token, "decline_quote_form", form,
         lambda req: services.decline_quote(database.session(), req,
+                                           quote_version=form.quote_version.data,
                                            message=form.message.data or None),
         "You declined the quote; your request is closed. Thank you for letting us know.")
 

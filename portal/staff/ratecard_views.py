@@ -38,6 +38,7 @@ from portal.licensing.ratecard import (
     load_rate_card,
     save_rate_card,
 )
+from portal.licensing.services import MAX_QUOTE_VALIDITY_DAYS
 from portal.money import Money, MoneyError, parse_amount
 from portal.staff.auth import role_required
 from portal.staff.blueprint import bp
@@ -46,7 +47,6 @@ from portal.staff.models import StaffRole, StaffUser
 #: the most Stripe takes in one payment in most currencies; no rate of the card goes higher
 MAX_AMOUNT_MINOR = 99_999_999
 MAX_FACTOR_PERMILLE = 100 * PER_MILLE
-MAX_QUOTE_VALIDITY_DAYS = 365
 _DECIMAL = re.compile(r"^\d{1,12}(?:[.,]\d{1,12})?$")
 
 #: the page's heading of each dimension's table

@@ -21,7 +21,7 @@ from portal.licensing.forms import (
     QuoteForm,
     RequestInfoForm,
 )
-from portal.licensing.lifecycle import TRANSITIONS
+from portal.licensing.lifecycle import allowed_actions
 from portal.licensing.models import DeclineTemplate, RepublishRequest
 from portal.licensing.pricing import Suggestion, suggest
 from portal.licensing.ratecard import load_rate_card
@@ -92,10 +92,6 @@ def _suggestion(req: RepublishRequest) -> Suggestion | None:
     return suggest(card, req, price_tier=req.article.price_tier)
 
 
-def _allowed(req: RepublishRequest) -> set[str]:
-    return {action.value for (state, action) in TRANSITIONS if state == req.state}
-
-
 def _detail(req: RepublishRequest, status: int = 200, **forms: object) -> tuple[str, int]:
     context = _forms(req)
     context.update(forms)
@@ -107,7 +103,7 @@ def _detail(req: RepublishRequest, status: int = 200, **forms: object) -> tuple[
     names = _actor_names({event.actor for event in req.events}
                          | {message.author for message in req.messages})
     return render_template(
-        "staff/request.html", req=req, suggestion=_suggestion(req), allowed=_allowed(req),
+        "staff/request.html", req=req, suggestion=_suggestion(req), allowed=allowed_actions(req.state),
         timeline=timeline, now=datetime.now(UTC), actor_name=lambda a: names.get(a, a),
         **context,
     ), status
