@@ -4,6 +4,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from werkzeug.serving import make_server
@@ -53,5 +54,21 @@ def browser() -> Iterator[object]:
 def shoot(page: object, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def fill_request_form(page: Any, organisation: str = "The Coastal Gazette") -> None:
+    """Answer the request form as a person would, by its labels, and send it (the name
+    field is left as the page has it)."""
+    page.get_by_label("Your e-mail address").fill("jane@gazette.example")
+    page.get_by_label("Organisation", exact=True).fill(organisation)
+    page.get_by_label("Type of organisation").select_option("non_profit")
+    page.get_by_label("Country", exact=True).select_option("NO")
+    page.get_by_label("Website", exact=True).check()
+    page.get_by_label("Name of the publication, site or programme").fill(f"{organisation} Online")
+    page.get_by_label("Audience per month (unique visitors, listeners, or print run)") \
+        .select_option("10k_100k")
+    for choice in ("Worldwide", "Original language", "Full text", "One year"):
+        page.get_by_label(choice).check()
+    page.get_by_role("button", name="Send request").click()

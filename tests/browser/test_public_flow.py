@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import shoot
+from tests.browser.conftest import fill_request_form, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -42,19 +42,7 @@ def test_request_without_javascript(browser, live_url: str, viewport, label: str
     assert _fits_width(page)
     shoot(page, f"{label}-04-form-errors")
 
-    page.get_by_label("Your e-mail address").fill("jane@gazette.example")
-    page.get_by_label("Organisation", exact=True).fill("The Coastal Gazette")
-    page.get_by_label("Type of organisation").select_option("non_profit")
-    page.get_by_label("Country", exact=True).select_option("NO")
-    page.get_by_label("Website", exact=True).check()
-    page.get_by_label("Name of the publication, site or programme").fill("Coastal Gazette Online")
-    page.get_by_label("Audience per month (unique visitors, listeners, or print run)") \
-        .select_option("10k_100k")
-    page.get_by_label("Worldwide").check()
-    page.get_by_label("Original language").check()
-    page.get_by_label("Full text").check()
-    page.get_by_label("One year").check()
-    page.get_by_role("button", name="Send request").click()
+    fill_request_form(page)
 
     assert re.search(r"/requests/[A-Za-z0-9_-]{43}$", page.url)
     assert page.get_by_text(re.compile(r"Your request RR-\d{4}-\d{5} has been received")).is_visible()

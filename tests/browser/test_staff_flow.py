@@ -6,7 +6,7 @@ import re
 import pytest
 
 from portal.demo import DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD
-from tests.browser.conftest import shoot
+from tests.browser.conftest import fill_request_form, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -20,19 +20,7 @@ def _send_request(browser, live_url: str, organisation: str) -> str:
     page = context.new_page()
     page.goto(live_url + "/articles/harbour-town-votes-to-own-its-wind-farm/republish")
     page.get_by_label("Your name").fill("Jane Reader")
-    page.get_by_label("Your e-mail address").fill("jane@gazette.example")
-    page.get_by_label("Organisation", exact=True).fill(organisation)
-    page.get_by_label("Type of organisation").select_option("commercial_media")
-    page.get_by_label("Country", exact=True).select_option("NO")
-    page.get_by_label("Website", exact=True).check()
-    page.get_by_label("Name of the publication, site or programme").fill(organisation)
-    page.get_by_label("Audience per month (unique visitors, listeners, or print run)") \
-        .select_option("10k_100k")
-    page.get_by_label("Worldwide").check()
-    page.get_by_label("Original language").check()
-    page.get_by_label("Full text").check()
-    page.get_by_label("One year").check()
-    page.get_by_role("button", name="Send request").click()
+    fill_request_form(page, organisation)
     url = page.url
     context.close()
     return url
