@@ -181,7 +181,7 @@ def test_an_admin_switches_to_a_zero_decimal_currency(
     ("audience_band__under_10k", "0.0005", "Please use at most three decimal places"),
     ("portion__excerpt", "half", "Please give the factor as a number"),
     ("premium_factor", "<b>2</b>", "Please give the factor as a number"),
-    ("quote_validity_days", "0", "Please give a number from 1 to 365."),
+    ("quote_validity_days", "0", "Please give a number from 1 to 180."),
     ("quote_validity_days", "forever", "Not a valid integer value."),
     ("currency", "XXX", "Please choose one of GBP, EUR, USD, JPY."),
     ("currency", "gbp", "Please choose one of GBP, EUR, USD, JPY."),
