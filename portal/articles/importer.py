@@ -37,7 +37,7 @@ import time
 import unicodedata
 import xml.sax
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from http.client import HTTPException, HTTPMessage
 from pathlib import Path
@@ -311,31 +311,11 @@ def _all_assets(
 
 
 def _asset_values(asset: Asset) -> AssetInfo:
-    return AssetInfo(
-        kind=asset.kind,
-        src=asset.src,
-        alt=asset.alt,
-        caption=asset.caption,
-        credit=asset.credit,
-        is_distributable=asset.is_distributable,
-        restriction=asset.restriction,
-    )
+    return AssetInfo(**{f.name: getattr(asset, f.name) for f in fields(AssetInfo)})
 
 
 def _asset_rows(assets: list[AssetInfo]) -> list[Asset]:
-    return [
-        Asset(
-            position=position,
-            kind=a.kind,
-            src=a.src,
-            alt=a.alt,
-            caption=a.caption,
-            credit=a.credit,
-            is_distributable=a.is_distributable,
-            restriction=a.restriction,
-        )
-        for position, a in enumerate(assets, 1)
-    ]
+    return [Asset(position=position, **asdict(a)) for position, a in enumerate(assets, 1)]
 
 
 def slugify(title: str) -> str:

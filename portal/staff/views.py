@@ -23,7 +23,7 @@ from portal.licensing.forms import (
 )
 from portal.licensing.lifecycle import allowed_actions
 from portal.licensing.models import DeclineTemplate, RepublishRequest
-from portal.licensing.pricing import Suggestion, suggest
+from portal.licensing.pricing import RateCardData, Suggestion, suggest
 from portal.licensing.ratecard import load_rate_card
 from portal.money import MoneyError, parse_amount
 from portal.staff.auth import current_staff, role_required
@@ -64,15 +64,14 @@ def _decline_templates() -> dict[str, str]:
     return {row.title: row.body for row in rows}
 
 
-def _forms(req: RepublishRequest) -> dict[str, object]:
+def _forms(req: RepublishRequest, card: RateCardData | None,
+           suggestion: Suggestion | None) -> dict[str, object]:
     """A fresh form for each action, filled with what the page suggests."""
     config = current_app.config
-    suggestion = _suggestion(req)
     quote = QuoteForm(formdata=None, currencies=config["CURRENCIES"], version=req.version)
     if suggestion is not None:
         quote.amount.data = str(suggestion.fee.decimal)
         quote.currency.data = suggestion.fee.currency
-    card = load_rate_card(database.session())
     quote.valid_until.data = datetime.now(UTC).date() + timedelta(
         days=card.quote_validity_days if card else DEFAULT_VALIDITY_DAYS)
     return {
@@ -85,15 +84,16 @@ def _forms(req: RepublishRequest) -> dict[str, object]:
     }
 
 
-def _suggestion(req: RepublishRequest) -> Suggestion | None:
-    card = load_rate_card(database.session())
+def _suggestion(req: RepublishRequest, card: RateCardData | None) -> Suggestion | None:
     if card is None:
         return None
     return suggest(card, req, price_tier=req.article.price_tier)
 
 
 def _detail(req: RepublishRequest, status: int = 200, **forms: object) -> tuple[str, int]:
-    context = _forms(req)
+    card = load_rate_card(database.session())
+    suggestion = _suggestion(req, card)
+    context = _forms(req, card, suggestion)
     context.update(forms)
     timeline = sorted(
         [("event", event.created_at, event) for event in req.events]
@@ -103,7 +103,8 @@ def _detail(req: RepublishRequest, status: int = 200, **forms: object) -> tuple[
     names = _actor_names({event.actor for event in req.events}
                          | {message.author for message in req.messages})
     return render_template(
-        "staff/request.html", req=req, suggestion=_suggestion(req), allowed=allowed_actions(req.state),
+        "staff/request.html", req=req, suggestion=suggestion,
+        allowed=allowed_actions(req.state),
         timeline=timeline, now=datetime.now(UTC), actor_name=lambda a: names.get(a, a),
         **context,
     ), status
@@ -155,7 +156,7 @@ def quote(reference: str) -> Page:
     except MoneyError as error:
         form.amount.errors = [str(error)]
         return _invalid(req, "quote_form", form)
-    suggestion = _suggestion(req)
+    suggestion = _suggestion(req, load_rate_card(database.session()))
     offer = services.QuoteInput(
         fee=fee,
         # The quote holds until the end of its last day, UTC.
