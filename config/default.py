@@ -10,7 +10,16 @@ BASE_URL = "http://127.0.0.1:5000"
 PAYMENT_PROVIDER = "demo"
 STRIPE_SECRET_KEY = None
 STRIPE_WEBHOOK_SECRET = None
-STRIPE_API_BASE = None
+STRIPE_API_BASE = None  # None: api.stripe.com; the test suite points it at its fake Stripe
+# How often stripe-python retries a call that failed on the network or with a 5xx (with the
+# same idempotency key, so a retry never makes a second checkout or refund).
+STRIPE_MAX_NETWORK_RETRIES = 2
+# Invoices (PORTAL_PAYMENT_PROVIDER=invoice, or per request): days to pay, and the bank
+# details printed on them. The demo publisher's are fictitious.
+INVOICE_DUE_DAYS = 30
+PUBLISHER_ADDRESS = "The Northern Ledger Ltd, 1 Quay Street, Newcastle NE1 3AF, United Kingdom"
+PUBLISHER_BANK_DETAILS = "Bank: Example Bank plc · IBAN GB00 EXMP 0000 0000 0000 00 · BIC EXMPGB2L"
+PUBLISHER_VAT_ID = None
 MAIL_URL = None  # None: file://<instance>/mail (development); smtp://host:port in production
 MAIL_FROM = "Licensing desk <licensing@northernledger.example>"
 REDIS_URL = None  # set to keep rate-limit counters in Redis (several processes or hosts)

@@ -44,11 +44,22 @@ def register_blueprints(app: Flask) -> None:
     from portal.public.views import bp as public
 
     # Each module adds its routes to the one staff blueprint when imported.
-    from portal.staff import admin_views, auth_views, ratecard_views, views  # noqa: F401
+    from portal.staff import (  # noqa: F401
+        admin_views,
+        auth_views,
+        payment_views,
+        ratecard_views,
+        views,
+    )
     from portal.staff.blueprint import bp as staff
 
+    from portal.public.payment_views import bp as payments
+    from portal.webhooks.views import bp as webhooks
+
     app.register_blueprint(public)
+    app.register_blueprint(payments)
     app.register_blueprint(staff)
+    app.register_blueprint(webhooks)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -62,9 +73,11 @@ def register_commands(app: Flask) -> None:
     from portal.cli import db_cli, demo_cli
     from portal.licensing.cli import requests_cli
     from portal.notifications.cli import outbox_cli
+    from portal.payments.cli import payments_cli
     from portal.staff.cli import staff_cli
 
-    for group in (db_cli, demo_cli, articles_cli, outbox_cli, staff_cli, requests_cli):
+    for group in (db_cli, demo_cli, articles_cli, outbox_cli, staff_cli, requests_cli,
+                  payments_cli):
         app.cli.add_command(group)
 
 

@@ -18,7 +18,8 @@ TEXT_KEYS = (
     "SECRET_KEY", "DATABASE_URL", "BASE_URL", "PAYMENT_PROVIDER", "STRIPE_SECRET_KEY",
     "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "MAIL_URL", "MAIL_FROM", "REDIS_URL",
     "PUBLISHER_NAME", "PUBLISHER_SITE_URL", "PUBLISHER_ACCENT_COLOUR", "PUBLISHER_LOGO_URL",
-    "LICENSING_CONTACT_EMAIL", "REPUBLISH_RATE_LIMIT",
+    "LICENSING_CONTACT_EMAIL", "REPUBLISH_RATE_LIMIT", "PUBLISHER_ADDRESS",
+    "PUBLISHER_BANK_DETAILS", "PUBLISHER_VAT_ID",
 )
 
 
@@ -103,5 +104,7 @@ def _check(app: Flask) -> None:
         problems.append("the demo payment provider is a stand-in and cannot take real payments")
     if config.get("PAYMENT_PROVIDER") == "stripe" and not config.get("STRIPE_WEBHOOK_SECRET"):
         problems.append("PORTAL_STRIPE_WEBHOOK_SECRET is required with the Stripe provider")
+    if config.get("PAYMENT_PROVIDER") == "stripe" and not config.get("STRIPE_SECRET_KEY"):
+        problems.append("PORTAL_STRIPE_SECRET_KEY is required with the Stripe provider")
     if problems:
         raise ConfigurationError("refusing to start in production: " + "; ".join(problems))

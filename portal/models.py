@@ -10,13 +10,15 @@ from portal.licensing.models import (
     RequestMessage,
     RequestToken,
 )
+from portal.licences.models import Licence
 from portal.licensing.ratecard import RateCard, RateFactor
 from portal.notifications.models import OutboxEmail
+from portal.payments.models import DemoCheckout, Payment, ProviderEvent
 from portal.sequences import Counter
 from portal.staff.models import StaffSession, StaffUser
 
 __all__ = [
     "Article", "ArticleRevision", "Asset", "AuditEvent", "Base", "Counter", "DeclineTemplate",
-    "OutboxEmail", "Quote", "RateCard", "RateFactor", "RepublishRequest", "RequestMessage",
+    "DemoCheckout", "Licence", "OutboxEmail", "Payment", "ProviderEvent", "Quote", "RateCard", "RateFactor", "RepublishRequest", "RequestMessage",
     "RequestToken", "StaffSession", "StaffUser",
 ]

@@ -18,8 +18,9 @@ import portal.models  # noqa: F401  (every table on Base.metadata)
 from portal import create_app
 from portal.db import Base
 
-# Shared fixtures: an SMTP server (smtp_server), staff accounts (staff_login, make_staff).
-pytest_plugins = ["tests.mailserver", "tests.staff_fixtures"]
+# Shared fixtures: an SMTP server (smtp_server), staff accounts (staff_login, make_staff), a
+# fake Stripe API on 127.0.0.1 (fake_stripe).
+pytest_plugins = ["tests.mailserver", "tests.staff_fixtures", "tests.fake_stripe"]
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL")

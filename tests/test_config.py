@@ -50,7 +50,7 @@ def test_production_refuses_unsafe_settings(
 
 
 PRODUCTION = {"PORTAL_ENV": "production", "PORTAL_SECRET_KEY": "s3cret",
-              "PORTAL_STRIPE_WEBHOOK_SECRET": "whsec_x",
+              "PORTAL_STRIPE_WEBHOOK_SECRET": "whsec_x", "PORTAL_STRIPE_SECRET_KEY": "sk_live_x",
               "PORTAL_BASE_URL": "https://licensing.example.com",
               "PORTAL_MAIL_URL": "smtp://mail.example.com:587?starttls=1"}
 
@@ -67,6 +67,7 @@ def test_production_starts_when_configured(monkeypatch: pytest.MonkeyPatch, tmp_
     ({"PORTAL_MAIL_URL": "file:///tmp/mail"}, "must name an SMTP server"),
     ({"PORTAL_PAYMENT_PROVIDER": "paypal"}, "must be one of stripe, invoice, demo"),
     ({"PORTAL_CURRENCIES": "euro"}, "ISO 4217"),
+    ({"PORTAL_STRIPE_SECRET_KEY": ""}, "PORTAL_STRIPE_SECRET_KEY is required"),
 ])
 def test_production_refuses_links_and_mail_that_cannot_work(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, change: dict[str, str], message: str

@@ -88,7 +88,8 @@ def mails(db: Session, template: str) -> list[OutboxEmail]:
 def actions(db: Session) -> list[tuple[str, str | None, str]]:
     db.expire_all()
     return [(e.action, e.from_state, e.to_state)
-            for e in db.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+            for e in db.scalars(select(AuditEvent).where(AuditEvent.subject == "request")
+                                .order_by(AuditEvent.id))]
 
 
 def suggested_amount(client: FlaskClient, db: Session) -> str:

@@ -11,6 +11,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from portal.licensing.lifecycle import InvalidTransition
 from portal.licensing.services import Conflict, QuoteError
+from portal.payments.provider import ProviderError, ProviderUnavailable
+from portal.payments.services import PaymentError
+
+#: what the buyer or staff read when a payment provider fails; nothing was kept
+PROVIDER_DOWN = ("The payment provider could not be reached, so nothing was charged and "
+                 "nothing changed here. Please try again in a minute.")
 
 
 def commit_or_explain(db: Session, act: Callable[[], object]) -> tuple[int, str] | None:
@@ -24,7 +30,14 @@ def commit_or_explain(db: Session, act: Callable[[], object]) -> tuple[int, str]
     except StaleDataError:  # the version column caught a concurrent change at flush time
         db.rollback()
         return 409, str(Conflict())
-    except QuoteError as error:
+    except (QuoteError, PaymentError) as error:
         db.rollback()
         return 422, str(error)
+    except ProviderUnavailable:
+        db.rollback()
+        return 503, PROVIDER_DOWN
+    except ProviderError as error:
+        db.rollback()
+        return 502, (f"The payment provider refused: {error.message} Nothing was charged. "
+                     "Please try again, or write to the licensing desk.")
     return None

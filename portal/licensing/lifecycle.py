@@ -76,6 +76,8 @@ TRANSITIONS: dict[tuple[RequestState | None, Action], RequestState] = {
     (S.SUBMITTED, A.QUOTE): S.QUOTED,
     (S.QUOTED, A.QUOTE): S.QUOTED,  # re-quote: a new quote version
     (S.EXPIRED, A.QUOTE): S.QUOTED,
+    # Staff re-quote a request whose quote was accepted but not paid (its checkout closes).
+    (S.AWAITING_PAYMENT, A.QUOTE): S.QUOTED,
     (S.QUOTED, A.ACCEPT): S.AWAITING_PAYMENT,
     (S.QUOTED, A.DECLINE_QUOTE): S.WITHDRAWN,  # the requester turns the quote down
     (S.AWAITING_PAYMENT, A.CONFIRM_PAYMENT): S.LICENSED,
@@ -84,6 +86,7 @@ TRANSITIONS: dict[tuple[RequestState | None, Action], RequestState] = {
     (S.SUBMITTED, A.DECLINE): S.DECLINED,
     (S.INFO_REQUESTED, A.DECLINE): S.DECLINED,
     (S.QUOTED, A.DECLINE): S.DECLINED,
+    (S.AWAITING_PAYMENT, A.DECLINE): S.DECLINED,
     (S.SUBMITTED, A.WITHDRAW): S.WITHDRAWN,
     (S.INFO_REQUESTED, A.WITHDRAW): S.WITHDRAWN,
     (S.QUOTED, A.WITHDRAW): S.WITHDRAWN,
@@ -144,3 +147,21 @@ def apply_transition(
             created_at=utcnow(),
         )
     )
+
+
+def record_event(
+    db: "Session",
+    request: "RepublishRequest",
+    subject: str,
+    action: str,
+    *,
+    actor: str,
+    before: str | None,
+    after: str,
+    reason: str | None = None,
+) -> None:
+    """Audit a change of a payment's or a licence's status on its request's timeline."""
+    from portal.licensing.models import AuditEvent
+
+    db.add(AuditEvent(request=request, subject=subject, actor=actor, action=action,
+                      from_state=before, to_state=after, reason=reason, created_at=utcnow()))

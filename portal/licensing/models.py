@@ -73,6 +73,8 @@ class RepublishRequest(Base):
     start_date: Mapped[date]
     intended_edits: Mapped[str | None] = mapped_column(Text)
     message: Mapped[str | None] = mapped_column(Text)
+    #: how this request is paid when not the portal's provider ("invoice" for institutions)
+    payment_method: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     #: bumped by every update; two staff acting at once cannot both win
@@ -124,7 +126,9 @@ class AuditEvent(Base):
     request_id: Mapped[int] = mapped_column(
         ForeignKey("requests.id", ondelete="CASCADE"), index=True
     )
-    #: "requester", "system", or "staff:<id>"
+    #: what changed: "request" (its state), "payment" or "licence" (their statuses)
+    subject: Mapped[str] = mapped_column(String(16), default="request", server_default="request")
+    #: "requester", "system", "provider:stripe", or "staff:<id>"
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(32))
     from_state: Mapped[str | None] = mapped_column(String(32))

@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from portal.articles.models import Article
 from portal.db import utcnow
+from portal.licences.services import issue_licence
 from portal.licensing.lifecycle import Action, RequestState, apply_transition
 from portal.licensing.models import (
     MessageKind,
@@ -31,6 +32,7 @@ from portal.licensing.pricing import is_within_autoquote, suggest
 from portal.licensing.ratecard import load_rate_card
 from portal.money import Money
 from portal.notifications.outbox import enqueue
+from portal.payments.services import cancel_open_payments
 from portal.sequences import next_value
 from portal.urls import external
 
@@ -119,8 +121,9 @@ def _check_version(request: RepublishRequest, expected_version: int | None) -> N
 
 
 def _close_open_quote(request: RepublishRequest, status: QuoteStatus) -> Quote | None:
+    """Close the quote still in play: open, or accepted and waiting for payment."""
     quote = request.current_quote
-    if quote is not None and quote.status == QuoteStatus.OPEN:
+    if quote is not None and quote.status in (QuoteStatus.OPEN, QuoteStatus.ACCEPTED):
         quote.status = status
         return quote
     return None
@@ -217,6 +220,7 @@ def quote(db: Session, request: RepublishRequest, offer: QuoteInput, *, actor: s
     if offer.suggested is not None and offer.fee != offer.suggested and reason is None:
         raise QuoteError(f"The rate card suggests {offer.suggested}; give a reason when you "
                          "quote another amount.")
+    was_awaiting_payment = request.state == RequestState.AWAITING_PAYMENT
     apply_transition(db, request, Action.QUOTE, actor=actor, reason=reason)
     _close_open_quote(request, QuoteStatus.SUPERSEDED)
     new = Quote(
@@ -236,6 +240,8 @@ def quote(db: Session, request: RepublishRequest, offer: QuoteInput, *, actor: s
         created_at=now,
     )
     db.add(new)
+    if was_awaiting_payment:
+        cancel_open_payments(db, request, actor=actor, reason="the request was re-quoted")
     _tell_requester(db, request, "quote_ready", quote=new)
     return new
 
@@ -244,8 +250,10 @@ def approve_free(db: Session, request: RepublishRequest, *, actor: str, note: st
                  expected_version: int | None = None) -> None:
     _check_version(request, expected_version)
     apply_transition(db, request, Action.APPROVE_FREE, actor=actor, reason=note)
-    _close_open_quote(request, QuoteStatus.VOID)
-    _tell_requester(db, request, "approved_free", note=note)
+    closed = _close_open_quote(request, QuoteStatus.VOID)
+    currency = closed.currency if closed else current_app.config["CURRENCIES"][0]
+    licence = issue_licence(db, request, fee=Money(0, currency), actor=actor)
+    _tell_requester(db, request, "approved_free", note=note, licence=licence)
 
 
 def decline(db: Session, request: RepublishRequest, *, actor: str, reason: str,
@@ -253,6 +261,7 @@ def decline(db: Session, request: RepublishRequest, *, actor: str, reason: str,
     _check_version(request, expected_version)
     apply_transition(db, request, Action.DECLINE, actor=actor, reason=reason)
     _close_open_quote(request, QuoteStatus.VOID)
+    cancel_open_payments(db, request, actor=actor, reason="the request was declined")
     _message(db, request, MessageKind.DECLINE, actor, reason)
     _tell_requester(db, request, "declined", reason=reason)
 
@@ -315,6 +324,7 @@ def decline_quote(db: Session, request: RepublishRequest, *, quote_version: int,
 def withdraw(db: Session, request: RepublishRequest, *, message: str | None) -> None:
     apply_transition(db, request, Action.WITHDRAW, actor=REQUESTER, reason=message)
     _close_open_quote(request, QuoteStatus.VOID)
+    cancel_open_payments(db, request, actor=REQUESTER, reason="the request was withdrawn")
     if message:
         _message(db, request, MessageKind.REQUESTER, REQUESTER, message)
     _update_staff(db, request, "the requester withdrew the request", "Nothing more to do.",
@@ -324,13 +334,25 @@ def withdraw(db: Session, request: RepublishRequest, *, message: str | None) -> 
 # -- Time -----------------------------------------------------------------------------------
 
 def expire_quotes(db: Session, *, now: datetime | None = None) -> list[RepublishRequest]:
-    """Move quoted requests whose quote ran out to expired, and tell the requesters."""
+    """Expire requests whose quote ran out: quoted ones, and accepted ones that were not
+    paid (unless a payment is still under way: its outcome decides), and tell requesters."""
+    from portal.payments.models import Payment, PaymentStatus
+
     now = now or utcnow()
+    payment_under_way = (
+        select(Payment.id)
+        .where(Payment.request_id == RepublishRequest.id, Payment.status == PaymentStatus.OPEN)
+        .exists()
+    )
     due = db.scalars(
         select(RepublishRequest)
         .join(Quote, Quote.request_id == RepublishRequest.id)
-        .where(RepublishRequest.state == RequestState.QUOTED,
-               Quote.status == QuoteStatus.OPEN, Quote.valid_until <= now)
+        .where(
+            Quote.valid_until <= now,
+            ((RepublishRequest.state == RequestState.QUOTED) & (Quote.status == QuoteStatus.OPEN))
+            | ((RepublishRequest.state == RequestState.AWAITING_PAYMENT)
+               & (Quote.status == QuoteStatus.ACCEPTED) & ~payment_under_way),
+        )
         .order_by(RepublishRequest.id)
     ).all()
     expired_requests = []

@@ -35,6 +35,10 @@ from portal.licensing.forms import (
 )
 from portal.licensing.lifecycle import allowed_actions
 from portal.licensing.models import RepublishRequest
+from portal.payments.models import Payment, PaymentProvider
+from portal.licences.services import licence_of
+from portal.payments.services import latest_payment, method_for, start_payment
+from portal.urls import external
 
 bp = Blueprint("public", __name__)
 
@@ -142,6 +146,13 @@ def _status_page(req: RepublishRequest, status: int = 200, **forms: object) -> R
         "answer_form": AnswerForm(formdata=None),
     }
     context.update(forms)
+    db = database.session()
+    context.update(
+        payment=latest_payment(db, req),
+        licence=licence_of(db, req),
+        method=method_for(req).value,
+        pay_form=PortalForm(formdata=None),
+    )
     response = Response(render_template("public/request_status.html", req=req,
                                         allowed=allowed_actions(req.state),
                                         **context), status=status)
@@ -159,28 +170,50 @@ def request_status(token: str) -> Response:
 
 def _requester_acts(token: str, form_name: str, form: PortalForm,
                     act: Callable[[RepublishRequest], object], done: str) -> Response:
-    """Validate, run one service for the requester, commit, and come back to the page."""
+    """Validate, run one service for the requester, commit, and come back to the page
+    (or go on to the payment page the service returned)."""
     req = _request_by_token_or_404(token)
     if not form.validate():
         return _status_page(req, 422, **{form_name: form})
-    failure = commit_or_explain(database.session(), lambda: act(req))
+    outcome: list[object] = []
+    failure = commit_or_explain(database.session(), lambda: outcome.append(act(req)))
     if failure is not None:
         status, message = failure
         flash(message, "error")
         # An expired quote cannot be accepted: that is a conflict with the page, too.
         return _status_page(_request_by_token_or_404(token), 409 if status == 422 else status)
+    payment = outcome[0] if outcome else None
+    if isinstance(payment, Payment) and payment.provider != PaymentProvider.INVOICE \
+            and payment.checkout_url:
+        # To the provider's checkout page (Stripe's, or the demo's test page).
+        from portal.public.payment_views import checkout_redirect
+
+        return checkout_redirect(payment, token)
     flash(done, "success")
     return redirect(url_for("public.request_status", token=token), code=303)
 
 
+def payment_urls(token: str) -> dict[str, str]:
+    """Where the provider sends the buyer back: the confirming page, or the status page."""
+    return {
+        "return_url": external(url_for("payments.payment_return", token=token)),
+        "cancel_url": external(url_for("public.request_status", token=token)),
+    }
+
+
 @bp.post("/requests/<token>/accept")
 def accept_quote(token: str) -> Response:
+    """Accept and pay: the quote is accepted and the checkout started in one transaction,
+    so a provider that cannot be reached leaves the quote open, as it was."""
     form = AcceptQuoteForm()
-    return _requester_acts(
-        token, "accept_form", form,
-        lambda req: services.accept_quote(database.session(), req,
-                                          quote_version=form.quote_version.data),
-        "Thank you: you accepted the quote. Payment is the next step.")
+
+    def accept_and_pay(req: RepublishRequest) -> Payment:
+        db = database.session()
+        services.accept_quote(db, req, quote_version=form.quote_version.data)
+        return start_payment(db, req, **payment_urls(token))
+
+    return _requester_acts(token, "accept_form", form, accept_and_pay,
+                           "Thank you: you accepted the quote. Your invoice is below.")
 
 
 @bp.post("/requests/<token>/decline-quote")

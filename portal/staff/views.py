@@ -94,6 +94,9 @@ def _detail(req: RepublishRequest, status: int = 200, **forms: object) -> tuple[
     card = load_rate_card(database.session())
     suggestion = _suggestion(req, card)
     context = _forms(req, card, suggestion)
+    from portal.staff.payment_views import payment_context
+
+    context.update(payment_context(req))
     context.update(forms)
     timeline = sorted(
         [("event", event.created_at, event) for event in req.events]

@@ -1,0 +1,1 @@
+"""Licences: the right granted once a request is paid for (or approved free of charge)."""

@@ -1,0 +1,1 @@
+"""Endpoints that payment providers call: thin views over portal.payments.services."""
