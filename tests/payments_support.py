@@ -40,6 +40,7 @@ class Buyer:
     def __init__(self, app: Flask, url: str) -> None:
         self.client: FlaskClient = app.test_client()
         self.url = url
+        self._csrf: str | None = None
 
     @property
     def token(self) -> str:
@@ -49,9 +50,12 @@ class Buyer:
         return self.client.get(self.url)
 
     def csrf(self) -> str:
-        match = CSRF.search(self.page().get_data(as_text=True))
-        assert match, "the status page carries a form"
-        return match.group(1)
+        """The browser session's CSRF token (Flask-WTF keeps one per session)."""
+        if self._csrf is None:
+            match = CSRF.search(self.page().get_data(as_text=True))
+            assert match, "the status page carries a form"
+            self._csrf = match.group(1)
+        return self._csrf
 
     def post(self, path: str, **data: object) -> TestResponse:
         return self.client.post(path if path.startswith("/") else f"{self.url}/{path}",

@@ -1,8 +1,8 @@
 """A stateful Hypothesis test of the request flow, driven through the real pages.
 
 Hypothesis submits requests and, in any order, has staff quote, re-quote, approve free,
-decline and ask, the requester accept, decline the quote, answer and withdraw, and time
-expire quotes. A shadow model follows the transitions table; after every step the
+decline and ask, the requester accept, pay (demo provider), decline the quote, answer and
+withdraw, and time expire quotes. A shadow model follows the transitions table; after every step the
 database must agree with it, and the rules that never bend must hold.
 """
 
@@ -25,9 +25,11 @@ from sqlalchemy import func, select, update
 import portal.models  # noqa: F401
 from portal.db import Base
 from portal.licensing.lifecycle import TRANSITIONS, Action, RequestState
+from portal.licences.models import Licence
 from portal.licensing.models import AuditEvent, Quote, QuoteStatus, RepublishRequest
 from portal.licensing.ratecard import seed_default_rate_card
 from portal.notifications.models import OutboxEmail
+from portal.payments.models import Payment, PaymentStatus
 from portal.staff.models import StaffRole
 from tests.conftest import make_app
 from tests.factories import form_answers, make_article
@@ -130,6 +132,13 @@ class RequestFlow(RuleBasedStateMachine):
         self.handles.append(handle)
         return handle
 
+    @rule(target=requests, amount=st.integers(min_value=1, max_value=5000))
+    def submit_and_quote(self, amount: int) -> Handle:
+        """A request that staff quote at once (so that paths past the quote get explored)."""
+        handle = self.submit()
+        self.quote(handle, amount)
+        return handle
+
     @rule(handle=requests, amount=st.integers(min_value=1, max_value=5000))
     def quote(self, handle: Handle, amount: int) -> None:
         status = self._staff(handle, "quote", amount=str(amount), currency="GBP",
@@ -162,6 +171,30 @@ class RequestFlow(RuleBasedStateMachine):
     def accept(self, handle: Handle) -> None:
         self._expect(handle, Action.ACCEPT,
                      self._requester(handle, "accept", quote_version=handle.quotes))
+
+    @rule(handle=requests)
+    def accept_and_pay(self, handle: Handle) -> None:
+        """What most buyers do: accept the quote and pay at once."""
+        self.accept(handle)
+        self.pay(handle)
+
+    @rule(handle=requests)
+    def pay(self, handle: Handle) -> None:
+        """The buyer pays on the demo provider's test page (or finds nothing to pay)."""
+        row = self._row(handle)
+        open_payment = self.db.scalar(select(Payment).where(
+            Payment.request_id == row.id, Payment.status == PaymentStatus.OPEN))
+        if handle.state != RequestState.AWAITING_PAYMENT:
+            assert open_payment is None, handle
+            assert self._requester(handle, "pay") == 409, handle
+            return
+        assert open_payment is not None, handle
+        token = handle.url.rsplit("/", 1)[1]
+        response = self.requester.post(f"/payments/demo/{open_payment.provider_ref}/pay",
+                                       data={"csrf_token": self.token, "back": token})
+        assert response.status_code == 303
+        assert self.requester.get(response.headers["Location"]).status_code == 303
+        self._expect(handle, Action.CONFIRM_PAYMENT, 303)
 
     @rule(handle=requests)
     def decline_quote(self, handle: Handle) -> None:
@@ -209,6 +242,24 @@ class RequestFlow(RuleBasedStateMachine):
             assert events[-1].to_state == row.state.value
             for earlier, later in zip(events, events[1:]):
                 assert later.from_state == earlier.to_state
+
+    @invariant()
+    def licences_and_payments_follow_the_rules(self) -> None:
+        """One licence per licensed request and none elsewhere; a licence's fee is what
+        was paid for its quote; open checkouts only while a request awaits payment."""
+        for handle in getattr(self, "handles", []):
+            row = self._row(handle)
+            licences = self.db.scalars(select(Licence).where(Licence.request_id == row.id)).all()
+            assert len(licences) == (1 if row.state == RequestState.LICENSED else 0), handle
+            rows = self.db.scalars(select(Payment).where(Payment.request_id == row.id)).all()
+            open_rows = [p for p in rows if p.status == PaymentStatus.OPEN]
+            assert len(open_rows) <= 1
+            if open_rows:
+                assert row.state == RequestState.AWAITING_PAYMENT, handle
+            for licence in licences:
+                if licence.payment_id is not None:
+                    paid = self.db.get(Payment, licence.payment_id)
+                    assert paid.paid_amount == paid.quote.fee == licence.fee
 
     @invariant()
     def no_status_token_rests_in_the_outbox(self) -> None:
