@@ -342,6 +342,8 @@ def _apply_refunded_total(db: Session, payment: Payment, total_minor: int, *, ac
     if full and licence is not None and licence.status != LicenceStatus.REVOKED:
         details.append(f"As the payment is refunded in full, licence {licence.number} is "
                        "revoked: please take down any copy published under it.")
+    if reason:
+        details.insert(0, f"Reason: {reason}")
     _tell_buyer(db, payment.request, f"{refunded_now} refunded",
                 f"We refunded {refunded_now} of your payment for {payment.request.reference}. "
                 "It reaches your account in a few working days.", details)

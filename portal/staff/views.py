@@ -116,7 +116,9 @@ def _detail(req: RepublishRequest, status: int = 200, **forms: object) -> tuple[
 def _actor_names(actors: set[str]) -> dict[str, str]:
     """Audit actors as people read them: "staff:3" -> the colleague's e-mail address."""
     ids = {int(a.split(":", 1)[1]) for a in actors if a.startswith("staff:")}
-    names = {"requester": "Requester", "system": "Portal (automatic)"}
+    names = {"requester": "Requester", "system": "Portal (automatic)",
+             "provider:stripe": "Stripe", "provider:demo": "Demo payment provider",
+             "provider:invoice": "Invoice"}
     if ids:
         for user in database.session().scalars(select(StaffUser).where(StaffUser.id.in_(ids))):
             names[user.actor] = user.name or user.email
