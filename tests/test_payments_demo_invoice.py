@@ -66,8 +66,10 @@ def test_the_demo_provider_takes_a_test_payment_through_the_same_confirmation_pa
     assert db.get(DemoCheckout, ref).payment_status == "paid"
     # The closed test checkout cannot be paid twice.
     again = buyer.client.post(f"/payments/demo/{ref}/pay",
-                              data={"csrf_token": buyer.csrf(), "back": buyer.token})
-    assert again.status_code == 303 and len(licences(db, request_id)) == 1
+                              data={"csrf_token": buyer.csrf(), "back": buyer.token},
+                              follow_redirects=True)
+    assert "This test checkout is closed (paid)" in again.get_data(as_text=True)
+    assert len(licences(db, request_id)) == 1
 
 
 def test_a_failed_test_payment_can_be_tried_again(app: Flask, db: Session) -> None:
@@ -108,6 +110,9 @@ def test_an_institution_pays_by_invoice_and_staff_mark_it_paid(
     (payment,) = payments(db, request_id)
     number = payment.provider_ref
     assert re.fullmatch(r"INV-\d{4}-\d{5}", number)
+    with db.get_bind().connect() as connection:  # the status token is kept nowhere
+        assert buyer.token not in repr(connection.exec_driver_sql(
+            "SELECT * FROM payments").fetchall())
     page = buyer.page().get_data(as_text=True)
     assert number in page and "Example Bank" in page and "Download the invoice" in page
     assert any(number in m.subject or "invoice" in m.subject for m in mails_to(db, BUYER))
@@ -138,6 +143,11 @@ def test_an_invoice_paid_short_is_held_for_staff(
     assert state(db, request_id) == "awaiting_payment" and licences(db, request_id) == []
     page = client.get(f"/staff/requests/{payment.request.reference}").get_data(as_text=True)
     assert "A payment needs your attention" in page
+    # Every form on the page is usable by its labels: each label names one field.
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    labelled = re.findall(r'<label for="([^"]+)"', page)
+    assert labelled and all(ids.count(target) == 1 for target in labelled), [
+        target for target in labelled if ids.count(target) != 1]
 
 
 def test_an_invoice_is_private_to_its_request(app: Flask, db: Session) -> None:
@@ -196,3 +206,17 @@ def test_an_unpaid_accepted_quote_expires_unless_a_payment_is_under_way(
     before = footprint(db)
     assert "Expired 1 quote" in runner.invoke(args=["requests", "expire"]).output
     assert state(db, request_id) == "expired" and footprint(db) != before
+
+
+@pytest.mark.parametrize("payment_id", ["2147483648", "99999999999999999999", "-1", "x"])
+def test_staff_forms_refuse_a_payment_id_out_of_range(
+        app: Flask, db: Session, client: FlaskClient, staff_login: StaffLogin,
+        payment_id: str) -> None:
+    request = make_request(app, db)
+    staff_login(StaffRole.LICENSING)
+    page_url = f"/staff/requests/{request.reference}"
+    for action in ("refund", "invoice-paid"):
+        response = client.post(f"{page_url}/{action}", data={
+            "csrf_token": page_csrf_token(client, page_url), "payment_id": payment_id,
+            "amount": "1", "reason": "x", "reference": "x", "key": "k" * 20})
+        assert response.status_code == 422, action

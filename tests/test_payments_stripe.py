@@ -3,6 +3,8 @@
 
 import itertools
 import json
+import re
+import secrets
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -80,7 +82,7 @@ def test_accept_and_pay_sends_the_buyer_to_a_checkout_for_exactly_the_quote(
     assert 30 * 60 < params["expires_at"] - time.time() <= 24 * 3600
     (create,) = [r for r in fake_stripe.requests if r["path"] == "/v1/checkout/sessions"]
     key = create["headers"]["Idempotency-Key"]
-    assert quote.request.reference in key and key.endswith("-q1-a1")
+    assert quote.request.reference in key and "-q1-a1-" in key
     assert state(db, request_id) == "awaiting_payment"
     assert (payment.status, payment.provider_ref, payment.amount_minor, payment.currency) == (
         PaymentStatus.OPEN, session_id, 123456, "EUR")
@@ -140,7 +142,9 @@ def test_a_webhook_that_is_not_stripes_is_refused_and_changes_nothing(
     if tamper == "signature":
         headers["Stripe-Signature"] = headers["Stripe-Signature"][:-4] + "0000"
     elif tamper == "payload":
-        payload = payload.replace(b'"livemode": false', b'"livemode": true ')
+        tampered = payload.replace(b'"livemode": false', b'"livemode": true ')
+        assert tampered != payload
+        payload = tampered
     elif tamper == "stale":
         headers["Stripe-Signature"] = fake_stripe.sign(payload, timestamp=int(time.time()) - 600)
     elif tamper == "missing":
@@ -233,7 +237,7 @@ def test_a_payment_that_differs_from_the_quote_releases_nothing_and_staff_can_re
     amount = "1.00" if "amount" in mismatch else "250.00"
     response = client.post(f"{page_url}/refund", data={
         "csrf_token": page_csrf_token(client, page_url), "payment_id": payment.id,
-        "amount": amount, "reason": "Paid the wrong amount"})
+        "amount": amount, "reason": "Paid the wrong amount", "key": secrets.token_hex(10)})
     assert response.status_code == 303, response.get_data(as_text=True)
     (payment,) = payments(db, request_id)
     assert payment.status == PaymentStatus.REFUNDED
@@ -277,6 +281,56 @@ def test_re_quoting_and_withdrawing_expire_the_open_checkout(
     assert payment.quote.status == QuoteStatus.VOID
 
 
+def test_staff_re_quoting_an_accepted_quote_expires_its_checkout(
+        app: Flask, db: Session, client: FlaskClient, fake_stripe: FakeStripe,
+        staff_login: StaffLogin) -> None:
+    request_id, buyer, session_id = checkout(app, db, fake_stripe)
+    staff_login(StaffRole.LICENSING)
+    (payment,) = payments(db, request_id)
+    page_url = f"/staff/requests/{payment.request.reference}"
+    response = client.post(f"{page_url}/quote", data={
+        "csrf_token": page_csrf_token(client, page_url), "version": payment.request.version,
+        "amount": "180", "currency": "GBP", "valid_until": IN_20_DAYS,
+        "override_reason": "Discount agreed by phone"})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert fake_stripe.sessions[session_id]["status"] == "expired"
+    (payment,) = payments(db, request_id)
+    assert payment.status == PaymentStatus.EXPIRED and payment.quote.status == QuoteStatus.SUPERSEDED
+    assert state(db, request_id) == "quoted"
+    # The buyer accepts the new quote and pays the new amount.
+    response = buyer.accept(version=2)
+    new_session = response.headers["Location"].rsplit("/", 1)[1]
+    assert fake_stripe.sessions[new_session]["amount_total"] == 18000
+    send(buyer.client, fake_stripe, "checkout.session.completed", fake_stripe.pay(new_session))
+    assert licences(db, request_id)[0].fee_minor == 18000
+
+
+def test_paying_again_before_the_webhook_finds_the_payment_instead_of_charging_twice(
+        app: Flask, db: Session, fake_stripe: FakeStripe) -> None:
+    request_id, buyer, session_id = checkout(app, db, fake_stripe)
+    fake_stripe.pay(session_id)  # paid; the buyer closed the tab before coming back
+    response = buyer.post("pay")  # the status page still offers "Continue to payment"
+    assert response.status_code == 409
+    assert "nothing more to pay" in response.get_data(as_text=True)
+    assert state(db, request_id) == "licensed"
+    assert len(fake_stripe.sessions) == 1 and len(payments(db, request_id)) == 1
+
+
+def test_a_payment_that_is_clearing_is_not_asked_for_again(
+        app: Flask, db: Session, fake_stripe: FakeStripe) -> None:
+    request_id, buyer, session_id = checkout(app, db, fake_stripe)
+    fake_stripe.pay(session_id, asynchronous=True)
+    page = buyer.client.get(f"{buyer.url}/payment").get_data(as_text=True)
+    assert "clearing with your bank" in page and 'http-equiv="refresh"' not in page
+    assert payments(db, request_id)[0].status == PaymentStatus.PROCESSING
+    assert "clearing with your bank" in buyer.page().get_data(as_text=True)
+    response = buyer.post("pay")
+    assert response.status_code == 409 and len(fake_stripe.sessions) == 1
+    send(buyer.client, fake_stripe, "checkout.session.async_payment_succeeded",
+         fake_stripe.succeed_async(session_id))
+    assert state(db, request_id) == "licensed"
+
+
 def test_an_expired_checkout_can_be_started_again(
         app: Flask, db: Session, fake_stripe: FakeStripe) -> None:
     request_id, buyer, session_id = checkout(app, db, fake_stripe)
@@ -300,7 +354,7 @@ def test_an_asynchronous_payment_is_confirmed_only_when_it_clears(
     request_id, buyer, session_id = checkout(app, db, fake_stripe)
     send(buyer.client, fake_stripe, "checkout.session.completed",
          fake_stripe.pay(session_id, asynchronous=True))
-    assert payments(db, request_id)[0].status == PaymentStatus.OPEN
+    assert payments(db, request_id)[0].status == PaymentStatus.PROCESSING
     assert state(db, request_id) == "awaiting_payment"
     send(buyer.client, fake_stripe, "checkout.session.async_payment_succeeded",
          fake_stripe.succeed_async(session_id))
@@ -328,13 +382,16 @@ def test_staff_refund_part_then_all_and_a_full_refund_revokes_the_licence(
     (payment,) = payments(db, request_id)
     page_url = f"/staff/requests/{payment.request.reference}"
 
-    def refund(amount: str):
+    def refund(amount: str, key: str | None = None):
         return client.post(f"{page_url}/refund", data={
             "csrf_token": page_csrf_token(client, page_url), "payment_id": payment.id,
-            "amount": amount, "reason": "Goodwill"})
+            "amount": amount, "reason": "Goodwill", "key": key or secrets.token_hex(10)})
 
     assert refund("300.00").status_code == 422  # more than was paid
-    assert refund("50.00").status_code == 303
+    # The same form sent twice (a double click) refunds once.
+    assert refund("50.00", key="same-form-key-123").status_code == 303
+    assert refund("50.00", key="same-form-key-123").status_code == 303
+    assert len(fake_stripe.refunds) == 1
     (payment,) = payments(db, request_id)
     assert (payment.status, payment.refunded_minor) == (PaymentStatus.PARTIALLY_REFUNDED, 5000)
     assert licences(db, request_id)[0].status == LicenceStatus.ACTIVE
@@ -375,9 +432,14 @@ def test_stripe_failing_at_checkout_leaves_the_quote_as_it_was(
     assert "try again" in response.get_data(as_text=True)
     assert footprint(db) == before
     assert state(db, request_id) == "quoted"
-    # Trying again works, and the retry is the same checkout request (same idempotency key).
+    # Trying again works. Stripe keeps a failure under its idempotency key for a day, so
+    # the new try carries a new key.
     again = buyer.accept()
     assert again.status_code == 303 and state(db, request_id) == "awaiting_payment"
+    keys = [r["headers"]["Idempotency-Key"] for r in fake_stripe.requests
+            if r["path"] == "/v1/checkout/sessions"]
+    assert len(keys) == 2 and keys[0] != keys[1]
+    assert all("-q1-a1-" in key for key in keys)
 
 
 def test_a_webhook_arriving_while_stripe_is_down_asks_for_a_retry(
@@ -432,3 +494,86 @@ def test_concurrent_deliveries_of_one_event_have_one_effect(
     licence_mails = [m for m in mails_to(db, BUYER) if "licence" in m.subject
                      and "issued" in m.subject]
     assert len(licence_mails) == 1
+
+
+@pytest.mark.parametrize("body", [
+    b"[]", b"null", b'"evt"', b"{}", b'{"id": "evt_1", "object": "event"}',
+    b'{"id": "evt_1", "type": ["a"], "data": {"object": {"id": "cs_1"}}}',
+    b'{"id": "evt_1", "type": "checkout.session.completed", "data": {"object": {}}}',
+    b'{"id": "' + b"e" * 300 + b'", "type": "checkout.session.completed", '
+    b'"data": {"object": {"id": "cs_1"}}}',
+    b"\xff\xfe not json",
+])
+def test_a_signed_body_that_is_not_an_event_is_refused_without_an_error(
+        client: FlaskClient, db: Session, fake_stripe: FakeStripe, body: bytes) -> None:
+    response = client.post("/webhooks/stripe", data=body, content_type="application/json",
+                           headers={"Stripe-Signature": fake_stripe.sign(body)})
+    assert response.status_code == 400
+    assert count(db, ProviderEvent) == 0
+
+
+def test_events_the_portal_does_not_act_on_are_acknowledged(
+        client: FlaskClient, db: Session, fake_stripe: FakeStripe) -> None:
+    # balance.available's object has no id; a refund event for a charge Stripe does not know
+    assert send(client, fake_stripe, "balance.available",
+                {"object": "balance"}).json["outcome"] == "ignored"
+    assert send(client, fake_stripe, "charge.refunded",
+                {"id": "ch_missing", "object": "charge"}).json["outcome"] == (
+        "its object is unknown to Stripe")
+    assert count(db, ProviderEvent) == 2
+
+
+def test_a_dispute_is_matched_to_its_own_payment_only(
+        app: Flask, db: Session, fake_stripe: FakeStripe) -> None:
+    """Another portal on the same Stripe account numbers its payments the same way."""
+    request_id, buyer, session_id = checkout(app, db, fake_stripe)
+    send(buyer.client, fake_stripe, "checkout.session.completed", fake_stripe.pay(session_id))
+    (payment,) = payments(db, request_id)
+    stranger = fake_stripe._create_session({
+        "mode": "payment", "success_url": "https://other.example/ok",
+        "line_items": [{"quantity": 1, "price_data": {
+            "currency": "gbp", "unit_amount": 100, "product_data": {"name": "x"}}}],
+        "payment_intent_data": {"metadata": {"payment_id": str(payment.id),
+                                             "request": "RR-1999-00001"}}})
+    dispute = fake_stripe.open_dispute(fake_stripe.pay(stranger["id"])["payment_intent"])
+    response = send(buyer.client, fake_stripe, "charge.dispute.created", dispute)
+    assert response.json["outcome"] == "not a payment of this portal"
+    assert licences(db, request_id)[0].status == LicenceStatus.ACTIVE
+
+
+def test_no_status_token_is_kept_with_payments(
+        app: Flask, db: Session, fake_stripe: FakeStripe) -> None:
+    request_id, buyer, session_id = checkout(app, db, fake_stripe)
+    send(buyer.client, fake_stripe, "checkout.session.completed", fake_stripe.pay(session_id))
+    db.expire_all()
+    with db.get_bind().connect() as connection:
+        for table in ("payments", "demo_checkouts", "provider_events", "licences"):
+            rows = connection.exec_driver_sql(f"SELECT * FROM {table}").fetchall()
+            assert buyer.token not in repr(rows), table
+
+
+def test_a_double_click_on_pay_starts_one_checkout(
+        app: Flask, db: Session, fake_stripe: FakeStripe) -> None:
+    request_id, buyer, session_id = checkout(app, db, fake_stripe)
+    send(buyer.client, fake_stripe, "checkout.session.expired", fake_stripe.expire(session_id))
+    token = buyer.csrf()
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def click() -> None:
+        client = app.test_client()
+        with client.session_transaction() as browser_session:  # the buyer's own session
+            with buyer.client.session_transaction() as original:
+                browser_session.update(original)
+        barrier.wait()
+        statuses.append(client.post(f"{buyer.url}/pay", data={"csrf_token": token})
+                        .status_code)
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) in ([303, 303], [303, 409]), statuses
+    open_payments = [p for p in payments(db, request_id) if p.status == PaymentStatus.OPEN]
+    assert len(open_payments) == 1

@@ -6,6 +6,7 @@ what went wrong and with which HTTP status.
 
 from collections.abc import Callable
 
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -27,17 +28,22 @@ def commit_or_explain(db: Session, act: Callable[[], object]) -> tuple[int, str]
     except (InvalidTransition, Conflict) as error:
         db.rollback()
         return 409, str(error)
-    except StaleDataError:  # the version column caught a concurrent change at flush time
+    except (StaleDataError, IntegrityError):
+        # The version column (or a unique key) caught a concurrent change at flush time:
+        # a double click, or two people acting at once.
         db.rollback()
         return 409, str(Conflict())
+    except OperationalError:  # a lock not granted in time (SQLite busy, a deadlock)
+        db.rollback()
+        return 503, "The portal is busy; nothing was changed. Please try again in a moment."
     except (QuoteError, PaymentError) as error:
         db.rollback()
         return 422, str(error)
     except ProviderUnavailable:
         db.rollback()
         return 503, PROVIDER_DOWN
-    except ProviderError as error:
+    except ProviderError:  # the detail is in the log, not for the buyer's eyes
         db.rollback()
-        return 502, (f"The payment provider refused: {error.message} Nothing was charged. "
-                     "Please try again, or write to the licensing desk.")
+        return 502, ("The payment provider refused the request, so nothing was charged and "
+                     "nothing changed here. Please try again, or write to the licensing desk.")
     return None

@@ -78,7 +78,8 @@ def _text(label: str, max_length: int, required: bool = True, **kwargs: Any) -> 
     )
 
 
-def _long_text(label: str, max_length: int, required: str | None = None) -> TextAreaField:
+def _long_text(label: str, max_length: int, required: str | None = None,
+               **kwargs: Any) -> TextAreaField:
     """A multi-line plain-text answer; `required` is the message when it is left empty."""
     return TextAreaField(
         label,
@@ -88,6 +89,7 @@ def _long_text(label: str, max_length: int, required: str | None = None) -> Text
             PlainText(multiline=True),
         ],
         filters=[_strip],
+        **kwargs,
     )
 
 

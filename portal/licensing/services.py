@@ -341,7 +341,8 @@ def expire_quotes(db: Session, *, now: datetime | None = None) -> list[Republish
     now = now or utcnow()
     payment_under_way = (
         select(Payment.id)
-        .where(Payment.request_id == RepublishRequest.id, Payment.status == PaymentStatus.OPEN)
+        .where(Payment.request_id == RepublishRequest.id,
+               Payment.status.in_([PaymentStatus.OPEN, PaymentStatus.PROCESSING]))
         .exists()
     )
     due = db.scalars(

@@ -51,6 +51,10 @@ def invoice_pdf(payment: Payment) -> bytes:
         line(f"VAT number: {config['PUBLISHER_VAT_ID']}")
     pdf.ln(8)
     line(f"Invoice {payment.provider_ref}", 14, "B", 7)
+    if payment.status.value == "expired":
+        line("CANCELLED: this invoice is no longer payable.", 12, "B", 7)
+    elif payment.is_received:
+        line(f"PAID on {payment.paid_at:%d %B %Y}" if payment.paid_at else "PAID", 12, "B", 7)
     line(f"Date: {payment.created_at:%d %B %Y}")
     if payment.expires_at:
         line(f"Due by: {payment.expires_at:%d %B %Y}")
@@ -67,7 +71,8 @@ def invoice_pdf(payment: Payment) -> bytes:
          f"term: {TERMS.get(request.term, request.term).lower()}), under quote version "
          f"{quote.version}.")
     pdf.ln(4)
-    line(f"Amount due: {payment.amount}", 13, "B", 7)
+    line(f"{'Amount' if payment.status.value == 'expired' else 'Amount due'}: {payment.amount}",
+         13, "B", 7)
     pdf.ln(6)
     line("How to pay", 10, "B")
     line(f"By bank transfer. {config['PUBLISHER_BANK_DETAILS']}")

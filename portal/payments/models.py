@@ -14,6 +14,8 @@ from portal.money import Money
 class PaymentStatus(StrEnum):
     #: checkout started or invoice sent; nothing received yet
     OPEN = "open"
+    #: the buyer completed the checkout with a bank payment that is still clearing
+    PROCESSING = "processing"
     PAID = "paid"
     #: the payment method failed (an asynchronous bank debit bounced)
     FAILED = "failed"
@@ -109,6 +111,11 @@ class Payment(Base):
     @property
     def refundable(self) -> Money:
         return Money(self.refundable_minor, self.paid_currency or self.currency)
+
+    @property
+    def is_under_way(self) -> bool:
+        """Not settled yet: the buyer may still pay, or a payment is clearing."""
+        return self.status in (PaymentStatus.OPEN, PaymentStatus.PROCESSING)
 
     @property
     def is_received(self) -> bool:

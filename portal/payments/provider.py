@@ -27,6 +27,10 @@ class ProviderUnavailable(ProviderError):
     """The provider could not be reached or failed on its side: trying again may work."""
 
 
+class ProviderNotFound(ProviderError):
+    """The provider has no such object (deleted, or another account's)."""
+
+
 @dataclass(frozen=True)
 class CheckoutOrder:
     """Everything a provider needs to take payment of one quote."""

@@ -23,6 +23,7 @@ from portal.payments.provider import (
     DisputeOutcome,
     ProviderDispute,
     ProviderError,
+    ProviderNotFound,
     ProviderPayment,
     ProviderUnavailable,
 )
@@ -159,20 +160,27 @@ class StripeProvider:
     # -- Webhooks ---------------------------------------------------------------------------
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> WebhookEvent:
-        """Verify the signature on the raw body (and its age); ValueError if it fails."""
+        """Verify the signature on the raw body (and its age); ValueError if it fails or
+        the body is not an event."""
         if not self.webhook_secret:
             raise ValueError("webhooks are not set up: PORTAL_STRIPE_WEBHOOK_SECRET is missing")
         try:
             event = self.client.construct_event(payload, signature, self.webhook_secret)
         except stripe.SignatureVerificationError as error:
             raise ValueError(f"bad signature: {error.user_message or error}") from None
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise ValueError(f"not a Stripe event: {error}") from None
+        event_id, event_type = getattr(event, "id", None), getattr(event, "type", None)
+        if not (isinstance(event_id, str) and 0 < len(event_id) <= 255
+                and isinstance(event_type, str) and 0 < len(event_type) <= 100):
+            raise ValueError("not a Stripe event: no id or type")
         obj: Any = getattr(getattr(event, "data", None), "object", None)
         object_id = getattr(obj, "id", None)
-        if not isinstance(object_id, str) or not isinstance(event.id, str):
-            raise ValueError("the event names no object")
-        return WebhookEvent(id=event.id, type=event.type, object_id=object_id,
+        if not isinstance(object_id, str) or len(object_id) > 255:
+            if event_type in HANDLED_EVENTS:
+                raise ValueError("the event names no object")
+            object_id = ""  # an event the portal does not act on: acknowledged, ignored
+        return WebhookEvent(id=event_id, type=event_type, object_id=object_id,
                             object_type=str(getattr(obj, "object", "")))
 
     def payment_intent_of_charge(self, charge_id: str) -> tuple[str | None, dict[str, str]]:
@@ -205,6 +213,12 @@ class StripeProvider:
         except stripe.APIError as error:
             log.warning("Stripe failed: %s", error)
             raise ProviderUnavailable("The payment provider had a problem.") from error
+        except stripe.InvalidRequestError as error:
+            if error.http_status == 404:
+                raise ProviderNotFound("The payment provider has no such object.") from error
+            log.error("Stripe refused a request: %s", error)
+            raise ProviderError(error.user_message or "The payment provider refused the "
+                                "request.") from error
         except stripe.StripeError as error:
             log.error("Stripe refused a request: %s", error)
             raise ProviderError(error.user_message or "The payment provider refused the "

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from portal.db import utcnow
 from portal.payments.models import Payment, PaymentProvider, ProviderEvent
+from portal.payments.provider import ProviderNotFound
 from portal.payments.services import (
     apply_dispute,
     apply_provider_payment,
@@ -34,12 +35,15 @@ def _payment_for_intent(db: Session, intent_id: str | None,
         payment = db.scalar(select(Payment).where(Payment.payment_intent_id == intent_id))
         if payment is not None:
             return payment
-    # The PaymentIntent carries our payment id: a refund or dispute reported before the
-    # checkout's completion still finds its payment.
+    # The PaymentIntent carries our payment id and request reference: a refund or dispute
+    # reported before the checkout's completion still finds its payment. Both must match
+    # (another portal on the same Stripe account has payments with the same ids).
     payment_id = metadata.get("payment_id", "")
-    if payment_id.isdigit():
+    if payment_id.isdigit() and len(payment_id) < 12:
         payment = db.get(Payment, int(payment_id))
-        if payment is not None and payment.provider == PaymentProvider.STRIPE:
+        if (payment is not None and payment.provider == PaymentProvider.STRIPE
+                and payment.request.reference == metadata.get("request")
+                and payment.payment_intent_id in (None, intent_id)):
             return payment
     return None
 
@@ -48,7 +52,13 @@ def handle_event(db: Session, provider: StripeProvider, event: WebhookEvent) -> 
     """Apply the event in `db`'s transaction and say what became of it."""
     if is_applied(db, event.id):
         return "already applied"
-    outcome = _apply(db, provider, event)
+    try:
+        outcome = _apply(db, provider, event)
+    except ProviderNotFound:
+        # Stripe no longer has the object (or never had it for this account): nothing to do,
+        # and answering 200 stops Stripe retrying for days.
+        db.rollback()
+        outcome = "its object is unknown to Stripe"
     db.add(ProviderEvent(id=event.id, provider="stripe", type=event.type,
                          received_at=utcnow()))
     # Flushed now so a concurrent delivery of the same event fails here, before commit.

@@ -2,6 +2,7 @@
 provider, the invoice PDF, and the demo provider's clearly labelled test payment page."""
 
 import re
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from flask import (
@@ -15,10 +16,14 @@ from flask import (
     request,
     url_for,
 )
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response as BaseResponse
 
 from portal import db as database
+from portal.db import utcnow
 from portal.forms import PortalForm
+from portal.licences.services import licence_of
 from portal.licensing.actions import commit_or_explain
 from portal.licensing.lifecycle import RequestState
 from portal.payments.demo import DemoProvider, is_open
@@ -31,10 +36,12 @@ from portal.payments.services import (
     provider_actor,
     start_payment,
     sync_payment,
+    sync_under_way,
 )
 from portal.public.views import _request_by_token_or_404, _status_page, payment_urls
 
 bp = Blueprint("payments", __name__)
+RETURN_PAGE_REFRESH_FOR = timedelta(minutes=15)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
 
 
@@ -62,6 +69,10 @@ def pay(token: str) -> BaseResponse:
     if not form.validate():
         return _status_page(req, 400)
     db = database.session()
+    # First, what became of the checkouts under way (paid a moment ago, with no webhook
+    # yet?): applied and kept whatever happens next, so nobody is asked to pay twice.
+    if commit_or_explain(db, lambda: sync_under_way(db, req)) is not None:
+        req = _request_by_token_or_404(token)
     outcome: list[Payment] = []
     failure = commit_or_explain(db, lambda: outcome.append(
         start_payment(db, req, **payment_urls(token))))
@@ -82,7 +93,8 @@ def payment_return(token: str) -> BaseResponse:
     req = _request_by_token_or_404(token)
     db = database.session()
     payment = latest_payment(db, req)
-    if payment is not None and payment.status == PaymentStatus.OPEN:
+    if (payment is not None and payment.status == PaymentStatus.OPEN
+            and payment.provider != PaymentProvider.INVOICE):
         try:
             sync_payment(db, payment, actor=provider_actor(payment.provider.value))
             db.commit()
@@ -90,20 +102,28 @@ def payment_return(token: str) -> BaseResponse:
             db.rollback()
             current_app.logger.info("fetch-back of payment %s failed: %s", payment.id,
                                     error.message)
-        except Exception:
-            db.rollback()
-            raise
-        db.refresh(req)
+        except (StaleDataError, IntegrityError, OperationalError):
+            db.rollback()  # a webhook applied it at the same moment: read what it did
+        db.expire_all()
     if req.state == RequestState.LICENSED:
-        flash("Your payment is confirmed and your licence is issued.", "success")
+        licence = licence_of(db, req)
+        if licence is not None and licence.is_active:
+            flash(f"Your payment is confirmed and your licence {licence.number} is issued.",
+                  "success")
+        return redirect(url_for("public.request_status", token=token), code=303)
+    if payment is not None and payment.provider == PaymentProvider.INVOICE:
         return redirect(url_for("public.request_status", token=token), code=303)
     if payment is None or payment.status in (PaymentStatus.FAILED, PaymentStatus.EXPIRED):
         flash("Your payment did not go through and nothing was charged. You can try again "
               "below." if payment is not None else "There is no payment on this request yet.",
               "error")
         return redirect(url_for("public.request_status", token=token), code=303)
+    # The page looks again by itself for a quarter of an hour; a bank payment that takes
+    # days to clear is reported by e-mail instead.
+    refresh = (payment.status == PaymentStatus.OPEN
+               and utcnow() - payment.created_at < RETURN_PAGE_REFRESH_FOR)
     return _private(Response(render_template("public/payment_return.html", req=req,
-                                             payment=payment, token=token)))
+                                             payment=payment, token=token, refresh=refresh)))
 
 
 @bp.get("/requests/<token>/invoice/<number>.pdf")

@@ -1,6 +1,7 @@
 """The back office's payment actions on a request: refund, mark an invoice paid, and let an
 institution pay by invoice. Thin views over portal.payments.services."""
 
+import secrets
 from collections.abc import Callable
 
 from flask import abort, flash, redirect, url_for
@@ -27,15 +28,16 @@ def _payment_of(reference: str, payment_id: int | None) -> Payment:
     return payment
 
 
-def _done(reference: str, message: str, form_name: str, form: object,
-          act: Callable[[], object]) -> Page:
+def _done(reference: str, message: str | Callable[[], tuple[str, str]], form_name: str,
+          form: object, act: Callable[[], object]) -> Page:
     failure = commit_or_explain(database.session(), act)
     if failure is not None:
         status, text = failure
         flash(text, "error")
         return _detail(_request_or_404(reference), status,
                        **({form_name: form} if status == 422 else {}))
-    flash(message, "success")
+    text, category = message() if callable(message) else (message, "success")
+    flash(text, category)
     return redirect(url_for("staff.request_detail", reference=reference), code=303)
 
 
@@ -55,7 +57,8 @@ def refund(reference: str) -> Page:
     staff = current_staff()
     return _done(reference, f"Refunded {amount}; the buyer has been told.", "refund_form", form,
                  lambda: services.refund(database.session(), payment, amount.minor,
-                                         actor=staff.actor, reason=form.reason.data))
+                                         actor=staff.actor, reason=form.reason.data,
+                                         key=form.key.data))
 
 
 @bp.post("/requests/<reference>/invoice-paid")
@@ -72,7 +75,13 @@ def invoice_paid(reference: str) -> Page:
         form.amount.errors = [str(error)]
         return _invalid(req, "invoice_form", form)
     staff = current_staff()
-    return _done(reference, f"Invoice {payment.provider_ref} marked paid.", "invoice_form",
+    def outcome() -> tuple[str, str]:
+        if payment.problem:
+            return (f"The transfer for invoice {payment.provider_ref} is recorded, but nothing "
+                    f"was released: {payment.problem}.", "error")
+        return f"Invoice {payment.provider_ref} marked paid; the licence is issued.", "success"
+
+    return _done(reference, outcome, "invoice_form",
                  form, lambda: services.record_invoice_payment(
                      database.session(), payment, amount, reference=form.reference.data,
                      actor=staff.actor))
@@ -100,7 +109,7 @@ def payment_context(req: RepublishRequest) -> dict[str, object]:
     """What the request page shows of payments, and the forms to act on them."""
     db = database.session()
     payments = services.payments_of(db, req)
-    refund_form = RefundForm(formdata=None)
+    refund_form = RefundForm(formdata=None, key=secrets.token_urlsafe(18))
     invoice_form = InvoicePaidForm(formdata=None)
     method_form = PaymentMethodForm(formdata=None, version=req.version,
                                     method=req.payment_method or "")

@@ -1,7 +1,7 @@
 """POST /webhooks/stripe: the only CSRF-exempt POST. Verify, apply once, answer Stripe."""
 
 from flask import Blueprint, current_app, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal import db as database
@@ -37,8 +37,9 @@ def stripe_webhook() -> tuple[dict[str, object], int]:
             outcome = handle_event(db, stripe_provider(), event)
             db.commit()
             return {"received": True, "event": event.id, "outcome": outcome}, 200
-        except (IntegrityError, StaleDataError):
-            # Another delivery applied the same change first: look again.
+        except (IntegrityError, StaleDataError, OperationalError):
+            # Another delivery applied the same change first (or the database chose this
+            # one to give way in a deadlock): look again.
             db.rollback()
             if is_applied(db, event.id):
                 return {"received": True, "event": event.id, "outcome": "already applied"}, 200

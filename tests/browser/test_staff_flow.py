@@ -66,7 +66,8 @@ def test_desk_quotes_and_requester_accepts(browser, live_url: str, viewport, lab
     assert mine.evaluate(fits)
     shoot(mine, f"{label}-15-demo-checkout")
     mine.get_by_role("button", name=re.compile(r"Pay .* \(test\)")).click()
-    assert mine.get_by_text("Your payment is confirmed and your licence is issued.").is_visible()
+    assert mine.get_by_text(re.compile(r"Your payment is confirmed and your licence "
+                                       r"LIC-\d{4}-\d{6} is issued\.")).is_visible()
     assert mine.get_by_role("heading", name="Your licence").is_visible()
     licence = re.search(r"LIC-\d{4}-\d{6}", mine.content()).group(0)
     reference = re.search(r"RR-\d{4}-\d{5}", mine.content()).group(0)
@@ -86,3 +87,50 @@ def test_desk_quotes_and_requester_accepts(browser, live_url: str, viewport, lab
     shoot(page, f"{label}-17-staff-paid")
     assert page.evaluate(fits)
     context.close()
+
+
+@pytest.mark.parametrize(("viewport", "label"), [(DESKTOP, "desktop"), (PHONE, "phone")])
+def test_an_institution_pays_by_invoice(browser, live_url: str, viewport, label: str) -> None:
+    """Staff let a university pay by invoice; the buyer gets the invoice; a transfer that
+    falls short is held for staff, and the right amount licenses the request."""
+    status_url = _send_request(browser, live_url, f"Northern University ({label})")
+    fits = "document.documentElement.scrollWidth <= window.innerWidth + 1"
+
+    desk = browser.new_context(viewport=viewport, java_script_enabled=False)
+    page = desk.new_page()
+    page.goto(live_url + "/staff/login")
+    page.get_by_label("E-mail address").fill(DEMO_STAFF_EMAIL)
+    page.get_by_label("Password").fill(DEMO_STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("tr", has_text=f"Northern University ({label})") \
+        .get_by_role("link", name=re.compile(r"RR-\d{4}-\d{5}")).click()
+    request_url = page.url
+    page.locator("summary", has_text="Payment method").click()
+    page.get_by_label("How this request is paid").select_option("invoice")
+    page.get_by_role("button", name="Save").click()
+    assert page.get_by_text("Payment method saved.").is_visible()
+    page.get_by_role("button", name="Send quote").click()
+
+    buyer = browser.new_context(viewport=viewport, java_script_enabled=False)
+    mine = buyer.new_page()
+    mine.goto(status_url)
+    mine.get_by_role("button", name="Accept and get an invoice").click()
+    assert mine.get_by_role("heading", name="Payment").is_visible()
+    invoice = re.search(r"INV-\d{4}-\d{5}", mine.content()).group(0)
+    assert mine.get_by_role("link", name="Download the invoice (PDF)").is_visible()
+    assert mine.evaluate(fits)
+    shoot(mine, f"{label}-18-requester-invoice")
+    pdf = mine.request.get(live_url + mine.get_by_role(
+        "link", name="Download the invoice (PDF)").get_attribute("href"))
+    assert pdf.ok and pdf.body().startswith(b"%PDF")
+
+    page.goto(request_url)
+    page.locator("summary", has_text=f"Mark invoice {invoice} paid").click()
+    page.get_by_label("Amount received").fill("1.00")
+    page.get_by_label("Bank reference of the transfer").fill("TRF 1182")
+    page.get_by_role("button", name="Mark paid and issue the licence").click()
+    assert page.get_by_role("heading", name="A payment needs your attention").is_visible()
+    assert page.evaluate(fits)
+    shoot(page, f"{label}-19-staff-held-payment")
+    buyer.close()
+    desk.close()
