@@ -577,3 +577,20 @@ def test_a_double_click_on_pay_starts_one_checkout(
     assert sorted(statuses) in ([303, 303], [303, 409]), statuses
     open_payments = [p for p in payments(db, request_id) if p.status == PaymentStatus.OPEN]
     assert len(open_payments) == 1
+
+
+def test_the_stripe_webhook_is_the_only_post_without_csrf(app: Flask) -> None:
+    from portal.extensions import csrf
+
+    assert csrf._exempt_views == {"portal.webhooks.views.stripe_webhook"}
+    assert not csrf._exempt_blueprints
+    # and every other POST route refuses a form without its token
+    client = app.test_client()
+    app.config["WTF_CSRF_ENABLED"] = True
+    for rule in app.url_map.iter_rules():
+        if "POST" in rule.methods and rule.endpoint != "webhooks.stripe_webhook":
+            url = rule.rule
+            for argument in rule.arguments:
+                url = url.replace(f"<{argument}>", "x" * 43).replace(
+                    f"<path:{argument}>", "x")
+            assert client.post(url, data={}).status_code in (400, 404), url
