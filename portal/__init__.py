@@ -47,17 +47,22 @@ def register_blueprints(app: Flask) -> None:
     from portal.staff import (  # noqa: F401
         admin_views,
         auth_views,
+        licence_views,
         payment_views,
         ratecard_views,
         views,
     )
     from portal.staff.blueprint import bp as staff
 
+    from portal.licences.tracking import bp as tracking
+    from portal.public.licence_views import bp as licences
     from portal.public.payment_views import bp as payments
     from portal.webhooks.views import bp as webhooks
 
     app.register_blueprint(public)
     app.register_blueprint(payments)
+    app.register_blueprint(licences)
+    app.register_blueprint(tracking)
     app.register_blueprint(staff)
     app.register_blueprint(webhooks)
 
@@ -71,13 +76,14 @@ def register_errorhandlers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from portal.articles.cli import articles_cli
     from portal.cli import db_cli, demo_cli
+    from portal.licences.cli import licences_cli
     from portal.licensing.cli import requests_cli
     from portal.notifications.cli import outbox_cli
     from portal.payments.cli import payments_cli
     from portal.staff.cli import staff_cli
 
     for group in (db_cli, demo_cli, articles_cli, outbox_cli, staff_cli, requests_cli,
-                  payments_cli):
+                  payments_cli, licences_cli):
         app.cli.add_command(group)
 
 

@@ -10,7 +10,8 @@ from portal.licensing.models import (
     RequestMessage,
     RequestToken,
 )
-from portal.licences.models import Licence
+from portal.licences.models import Licence, LicenceTerms
+from portal.licences.tracking import LicenceView
 from portal.licensing.ratecard import RateCard, RateFactor
 from portal.notifications.models import OutboxEmail
 from portal.payments.models import DemoCheckout, Payment, ProviderEvent
@@ -19,6 +20,6 @@ from portal.staff.models import StaffSession, StaffUser
 
 __all__ = [
     "Article", "ArticleRevision", "Asset", "AuditEvent", "Base", "Counter", "DeclineTemplate",
-    "DemoCheckout", "Licence", "OutboxEmail", "Payment", "ProviderEvent", "Quote", "RateCard", "RateFactor", "RepublishRequest", "RequestMessage",
+    "DemoCheckout", "Licence", "LicenceTerms", "LicenceView", "OutboxEmail", "Payment", "ProviderEvent", "Quote", "RateCard", "RateFactor", "RepublishRequest", "RequestMessage",
     "RequestToken", "StaffSession", "StaffUser",
 ]

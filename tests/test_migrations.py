@@ -50,3 +50,61 @@ def test_migrations_match_models(kind: str, tmp_path: Path) -> None:
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
         admin.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_licences_issued_before_terms_and_tracking_are_carried_over(
+        kind: str, tmp_path: Path) -> None:
+    """The revision that added licence terms and tracking keys fills both in for licences
+    that existed before it."""
+    url, admin = _engine_for(kind, tmp_path)
+    app = make_app(tmp_path, url)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade", "fef6aaad218d"]).exit_code == 0
+    engine = app.extensions["portal.db"].engine
+    now = "2026-11-01 10:00:00+00:00"
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO articles (id, slug, guid, canonical_url, url_key, title, summary, "
+            "body_html, body_hash, revision, is_licensable, price_tier, created_at, updated_at) "
+            "VALUES (1, 'a', 'g', 'https://x.example/a', 'x.example/a', 'A', '', '<p>a</p>', "
+            f"'h', 1, true, 'standard', '{now}', '{now}')"))
+        connection.execute(text(
+            "INSERT INTO requests (id, reference, article_id, state, requester_name, "
+            "requester_email, organisation, organisation_type, country, medium, "
+            "publication_name, audience_band, territory, language, portion, term, start_date, "
+            "created_at, updated_at, version) VALUES (1, 'RR-2026-00001', 1, 'licensed', 'J', "
+            "'j@x.example', 'Org', 'non_profit', 'NO', 'website', 'P', 'under_10k', "
+            "'worldwide', 'original', 'full', 'perpetual', '2026-11-01', "
+            f"'{now}', '{now}', 3)"))
+        for number in (1, 2):
+            if number == 2:
+                connection.execute(text(
+                    "INSERT INTO requests (id, reference, article_id, state, requester_name, "
+                    "requester_email, organisation, organisation_type, country, medium, "
+                    "publication_name, audience_band, territory, language, portion, term, "
+                    "start_date, created_at, updated_at, version) SELECT 2, 'RR-2026-00002', "
+                    "article_id, state, requester_name, requester_email, organisation, "
+                    "organisation_type, country, medium, publication_name, audience_band, "
+                    "territory, language, portion, term, start_date, created_at, updated_at, "
+                    "version FROM requests WHERE id = 1"))
+            connection.execute(text(
+                "INSERT INTO licences (id, number, request_id, article_id, article_revision, "
+                "licensee, medium, publication_name, audience_band, territory, language, "
+                "portion, term, starts_on, fee_minor, currency, status, issued_at, updated_at, "
+                f"version) VALUES ({number}, 'LIC-2026-00000{number}', {number}, 1, 1, 'Org', "
+                "'website', 'P', 'under_10k', 'worldwide', 'original', 'full', 'perpetual', "
+                f"'2026-11-01', 0, 'GBP', 'active', '{now}', '{now}', 1)"))
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT l.tracking_key, t.version FROM licences l "
+            "JOIN licence_terms t ON t.id = l.terms_id ORDER BY l.id")).fetchall()
+    engine.dispose()
+    assert [version for _key, version in rows] == ["2026-1", "2026-1"]
+    keys = [key for key, _version in rows]
+    assert all(len(key) >= 20 for key in keys) and keys[0] != keys[1]
+    if admin is not None:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        admin.dispose()

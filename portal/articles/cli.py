@@ -30,6 +30,12 @@ def import_command(source: str) -> None:
                 timeout=float(config["FEED_TIMEOUT_SECONDS"]),
                 progress=click.echo,
             )
+            # Holders of active licences get the corrected copy, in the same transaction.
+            from portal.licences.services import tell_licensees_of_correction
+
+            told = tell_licensees_of_correction(db, report.corrected)
+            if told:
+                click.echo(f"Told {told} licensee{'' if told == 1 else 's'} of corrections.")
     except FeedError as error:
         # ClickException: the message on stderr, exit status 1, no traceback.
         raise click.ClickException(f"{error} (nothing was imported)") from None

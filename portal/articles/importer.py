@@ -84,6 +84,9 @@ class FeedError(Exception):
     """The feed cannot be imported; nothing from it was imported. The message says why."""
 
 
+BODY_CHANGED = "body changed"
+
+
 @dataclass
 class ImportReport:
     """What one import did, entry by entry (titles; skipped entries with their reason)."""
@@ -92,6 +95,8 @@ class ImportReport:
     imported: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: ids of articles whose body changed (a correction): their licensees are told
+    corrected: list[int] = field(default_factory=list)
 
     def summary(self) -> str:
         """The line that ends an import: "Imported 3, updated 1, skipped 2."."""
@@ -183,6 +188,11 @@ def import_feed_bytes(
         else:
             report.updated.append(entry.label)
             _tell(progress, f"  updated   {entry.label} ({detail})")
+            if detail.startswith(BODY_CHANGED):
+                corrected = db.scalar(select(Article.id).where(Article.guid == (
+                    entry.guid or entry.link)))
+                if corrected is not None:
+                    report.corrected.append(corrected)
     # Constraint violations surface here, inside the caller's transaction, not at its commit.
     db.flush()
     return report
@@ -268,7 +278,7 @@ def _import_entry(
         article.body_html, article.body_hash = body.html, body_hash
         article.body_changed_at = utcnow()
         article.revisions.append(_revision(article.revision, title, body.html, body_hash))
-        return "updated", f"body changed, revision {article.revision}"
+        return "updated", f"{BODY_CHANGED}, revision {article.revision}"
     if assets_changed:
         changed.append("assets")
     return "updated", f"{', '.join(changed)} changed"

@@ -1,5 +1,6 @@
 """Licences: one per request, issued when it is paid for or approved free of charge."""
 
+import secrets
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -22,6 +23,19 @@ class LicenceStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class LicenceTerms(Base):
+    """A version of the licence terms text. Never edited in place: new terms are a new row,
+    and each licence names the version it was granted under."""
+
+    __tablename__ = "licence_terms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: e.g. "2026-1", printed on certificates
+    version: Mapped[str] = mapped_column(String(32), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Licence(Base):
     """The right granted: who may republish which article, how, where, for how long."""
 
@@ -30,6 +44,10 @@ class Licence(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: LIC-2026-000042, printed on the certificate and in the attribution
     number: Mapped[str] = mapped_column(String(32), unique=True)
+    #: random, in the licensed copy's tracking image (/t/<key>.gif): not guessable from the
+    #: number, so nobody inflates another licensee's readership
+    tracking_key: Mapped[str] = mapped_column(String(32), unique=True,
+                                              default=lambda: secrets.token_urlsafe(16))
     #: unique: one request gets at most one licence, however many webhooks arrive
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), unique=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
@@ -58,6 +76,8 @@ class Licence(Base):
     currency: Mapped[str] = mapped_column(String(3))
     #: the payment that paid for it (None when free)
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    #: the terms text it was granted under
+    terms_id: Mapped[int] = mapped_column(ForeignKey("licence_terms.id"))
     status: Mapped[LicenceStatus] = mapped_column(
         Enum(LicenceStatus, native_enum=False, length=16,
              values_callable=lambda statuses: [s.value for s in statuses]),
@@ -67,12 +87,15 @@ class Licence(Base):
     status_reason: Mapped[str | None] = mapped_column(Text)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: when the licensee was reminded that the term ends soon (once)
+    renewal_reminded_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
 
     request: Mapped[RepublishRequest] = relationship()
     article: Mapped[Article] = relationship()
+    terms: Mapped[LicenceTerms] = relationship()
 
     @property
     def fee(self) -> Money:
@@ -80,4 +103,15 @@ class Licence(Base):
 
     @property
     def is_active(self) -> bool:
-        return self.status == LicenceStatus.ACTIVE
+        """Active, and within its term today (before `licences expire` has run, too)."""
+        return self.status == LicenceStatus.ACTIVE and not self.has_ended()
+
+    def has_ended(self, today: date | None = None) -> bool:
+        return self.ends_on is not None and self.ends_on < (today or utcnow().date())
+
+    @property
+    def shown_status(self) -> str:
+        """What the verification page says: valid, expired, suspended or revoked."""
+        if self.status == LicenceStatus.ACTIVE:
+            return "expired" if self.has_ended() else "valid"
+        return self.status.value

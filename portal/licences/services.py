@@ -5,13 +5,14 @@ licensing services (approval free of charge), in the caller's transaction.
 """
 
 import calendar
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
-from portal.licences.models import Licence, LicenceStatus
+from portal.licences.models import Licence, LicenceStatus, LicenceTerms
 from portal.licensing.lifecycle import record_event
 from portal.licensing.models import RepublishRequest
 from portal.money import Money
@@ -21,6 +22,35 @@ from portal.sequences import next_value
 
 class LicenceAlreadyIssued(Exception):
     """One request gets at most one licence."""
+
+
+#: the first version of the terms, stored on first use
+DEFAULT_TERMS_VERSION = "2026-1"
+DEFAULT_TERMS = Path(__file__).with_name("terms_default.txt")
+
+
+def current_terms(db: Session) -> LicenceTerms:
+    """The newest terms text; the built-in first version is stored when there is none."""
+    terms = db.scalar(select(LicenceTerms).order_by(LicenceTerms.id.desc()).limit(1))
+    if terms is None:
+        terms = LicenceTerms(version=DEFAULT_TERMS_VERSION, body=DEFAULT_TERMS.read_text(),
+                             created_at=utcnow())
+        db.add(terms)
+        db.flush()  # its id, for the licence about to name it
+    return terms
+
+
+def publish_terms(db: Session, version: str, body: str) -> LicenceTerms:
+    """New terms for licences issued from now on (earlier licences keep theirs)."""
+    version, body = version.strip(), body.strip()
+    if not version or len(version) > 32 or not body:
+        raise ValueError("Terms need a version (at most 32 characters) and a text.")
+    if db.scalar(select(LicenceTerms).where(LicenceTerms.version == version)) is not None:
+        raise ValueError(f"Terms version {version} exists already; terms are never edited "
+                         "in place, so publish a new version.")
+    terms = LicenceTerms(version=version, body=body, created_at=utcnow())
+    db.add(terms)
+    return terms
 
 
 def add_months(day: date, months: int) -> date:
@@ -72,6 +102,7 @@ def issue_licence(db: Session, request: RepublishRequest, *, fee: Money, actor: 
         fee_minor=fee.minor,
         currency=fee.currency,
         payment_id=payment_id,
+        terms_id=current_terms(db).id,
         status=LicenceStatus.ACTIVE,
         issued_at=utcnow(),
     )
@@ -112,3 +143,112 @@ def set_status(db: Session, licence: Licence, status: LicenceStatus, *, reason: 
             request=request, article=request.article, headline=headline,
             lead=lead.format(number=licence.number, reason=reason))
     return True
+
+
+# -- Time: terms that end -------------------------------------------------------------------
+
+#: the licensee is reminded this long before the term ends
+RENEWAL_NOTICE = timedelta(days=14)
+
+
+def expire_licences(db: Session, *, today: date | None = None) -> list[Licence]:
+    """Mark licences whose term has ended expired (audited, licensee told)."""
+    today = today or utcnow().date()
+    ended = db.scalars(select(Licence).where(Licence.status == LicenceStatus.ACTIVE,
+                                             Licence.ends_on.is_not(None),
+                                             Licence.ends_on < today)
+                       .order_by(Licence.id)).all()
+    for licence in ended:
+        before = licence.status
+        licence.status = LicenceStatus.EXPIRED
+        licence.status_reason = f"its term ended on {licence.ends_on:%d %B %Y}"
+        request = licence.request
+        record_event(db, request, "licence", "licence_expired", actor="system",
+                     before=before.value, after=LicenceStatus.EXPIRED.value,
+                     reason=licence.status_reason)
+        enqueue(db, request.requester_email, "requester_update", link_request_id=request.id,
+                request=request, article=request.article,
+                headline=f"licence {licence.number} has ended",
+                lead=f"Your licence {licence.number} to republish “{request.article.title}” "
+                     f"ended on {licence.ends_on:%d %B %Y}.",
+                details=["Please take down the copy you published under it, or renew the "
+                         "licence from your request page: the renewal form is filled in "
+                         "with your earlier answers."],
+                button_text="Renew the licence")
+    return list(ended)
+
+
+def remind_renewals(db: Session, *, today: date | None = None) -> list[Licence]:
+    """Tell licensees whose term ends within 14 days, once, how to renew."""
+    today = today or utcnow().date()
+    due = db.scalars(select(Licence).where(Licence.status == LicenceStatus.ACTIVE,
+                                           Licence.ends_on.is_not(None),
+                                           Licence.ends_on >= today,
+                                           Licence.ends_on <= today + RENEWAL_NOTICE,
+                                           Licence.renewal_reminded_at.is_(None))
+                     .order_by(Licence.id)).all()
+    for licence in due:
+        licence.renewal_reminded_at = utcnow()
+        request = licence.request
+        enqueue(db, request.requester_email, "requester_update", link_request_id=request.id,
+                request=request, article=request.article,
+                headline=f"licence {licence.number} ends on {licence.ends_on:%d %B %Y}",
+                lead=f"Your licence {licence.number} to republish “{request.article.title}” "
+                     f"ends on {licence.ends_on:%d %B %Y}.",
+                details=["To keep the article published after that, renew the licence from "
+                         "your request page: the renewal form is filled in with your "
+                         "earlier answers."],
+                button_text="Renew the licence")
+    return list(due)
+
+
+# -- Corrections and takedowns --------------------------------------------------------------
+
+def _holders(db: Session, article_id: int, statuses: tuple[LicenceStatus, ...]
+             ) -> list[Licence]:
+    return list(db.scalars(select(Licence).where(Licence.article_id == article_id,
+                                                 Licence.status.in_(statuses))
+                           .order_by(Licence.id)))
+
+
+def tell_licensees_of_correction(db: Session, article_ids: list[int]) -> int:
+    """E-mail the corrected copy to holders of active licences of these articles."""
+    from flask import current_app
+
+    from portal.licences.copy import build_copy
+    from portal.urls import external
+
+    told = 0
+    for article_id in article_ids:
+        for licence in _holders(db, article_id, (LicenceStatus.ACTIVE,)):
+            if not licence.is_active:
+                continue
+            copy = build_copy(licence, publisher=current_app.config["PUBLISHER_NAME"],
+                              tracking_url=external(f"/t/{licence.tracking_key}.gif"))
+            request = licence.request
+            record_event(db, request, "licence", "correction_sent", actor="system",
+                         before=licence.status.value, after=licence.status.value,
+                         reason=f"article revision {licence.article.revision}")
+            enqueue(db, request.requester_email, "licence_correction",
+                    link_request_id=request.id, request=request, article=licence.article,
+                    licence=licence, copy_text=copy.text)
+            told += 1
+    return told
+
+
+def withdraw_article(db: Session, article_id: int, *, reason: str, actor: str) -> int:
+    """Take an article down (legal reasons): it is no longer licensable, and every licence
+    of it still in force is revoked, its holder told to take the copy down."""
+    from portal.articles.models import Article
+
+    article = db.get(Article, article_id)
+    if article is None:
+        raise ValueError("No such article.")
+    article.is_licensable = False
+    article.rights_reason = f"Withdrawn by the publisher: {reason}"[:1000]
+    revoked = 0
+    for licence in _holders(db, article_id, (LicenceStatus.ACTIVE, LicenceStatus.SUSPENDED)):
+        if set_status(db, licence, LicenceStatus.REVOKED, actor=actor,
+                      reason=f"the publisher withdrew the article ({reason})"):
+            revoked += 1
+    return revoked

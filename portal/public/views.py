@@ -147,9 +147,13 @@ def _status_page(req: RepublishRequest, status: int = 200, **forms: object) -> R
     }
     context.update(forms)
     db = database.session()
+    licence = licence_of(db, req)
+    from portal.public.licence_views import copy_for
+
     context.update(
         payment=latest_payment(db, req),
-        licence=licence_of(db, req),
+        licence=licence,
+        licensed_copy=copy_for(licence) if licence is not None and licence.is_active else None,
         method=method_for(req).value,
         pay_form=PortalForm(formdata=None),
     )

@@ -112,3 +112,9 @@ class DeclineTemplateForm(PortalForm):
         """The reason as entered (call after validate() said yes)."""
         return DeclineReason(title=self.title.data, body=self.body.data,
                              position=self.position.data)
+
+
+class WithdrawArticleForm(PortalForm):
+    reason = _long_text("Why (told to every licensee, and shown on the article's page)", 500,
+                        required="Please say why the article is withdrawn.",
+                        id="withdraw-reason")

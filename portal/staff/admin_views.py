@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from portal import db as database
 from portal.articles.models import Article
+from portal.licences import services as licence_services
 from portal.db import Base
 from portal.licensing.models import DeclineTemplate
 from portal.licensing.pricing import PRICE_TIERS
@@ -26,6 +27,7 @@ from portal.staff.admin_forms import (
     ArticleRightsForm,
     DeclineTemplateForm,
     RoleForm,
+    WithdrawArticleForm,
 )
 from portal.staff.auth import (
     PASSWORD_MIN_LENGTH,
@@ -161,8 +163,11 @@ def articles_page() -> Page:
 
 
 def _rights_page(article: Article, form: ArticleRightsForm,
-                 status: int = 200) -> tuple[str, int]:
-    return render_template("staff/article_rights.html", article=article, form=form), status
+                 status: int = 200, withdraw_form: WithdrawArticleForm | None = None
+                 ) -> tuple[str, int]:
+    return render_template("staff/article_rights.html", article=article, form=form,
+                           withdraw_form=withdraw_form or WithdrawArticleForm(formdata=None),
+                           ), status
 
 
 @bp.get("/articles/<int:article_id>", endpoint="article_rights")
@@ -188,6 +193,25 @@ def save_article_rights(article_id: int) -> Page:
         return _rights_page(article, form, 422)
     return _back("staff.article_rights", "Rights saved. They apply to new requests; requests "
                  "already made are not changed.", article_id=article.id)
+
+
+@bp.post("/articles/<int:article_id>/withdraw", endpoint="withdraw_article")
+@role_required(StaffRole.ADMIN)
+def withdraw_article(article_id: int) -> Page:
+    """Take the article down for legal reasons: its licences are revoked with notice."""
+    article = _get_or_404(Article, article_id)
+    form = WithdrawArticleForm()
+    if not form.validate():
+        _forget(CHECK_THE_FORM)
+        return _rights_page(article, ArticleRightsForm(formdata=None, obj=article), 422,
+                            withdraw_form=form)
+    db = database.session()
+    revoked = licence_services.withdraw_article(db, article.id, reason=form.reason.data,
+                                                actor=current_staff().actor)
+    db.commit()
+    return _back("staff.article_rights", f"Article withdrawn. {revoked} licence"
+                 f"{'' if revoked == 1 else 's'} revoked; each holder has been told to take "
+                 "the copy down.", article_id=article.id)
 
 
 # --- decline reasons ----------------------------------------------------------------------

@@ -71,8 +71,13 @@ def test_desk_quotes_and_requester_accepts(browser, live_url: str, viewport, lab
     assert mine.get_by_role("heading", name="Your licence").is_visible()
     licence = re.search(r"LIC-\d{4}-\d{6}", mine.content()).group(0)
     reference = re.search(r"RR-\d{4}-\d{5}", mine.content()).group(0)
+    assert mine.get_by_role("heading", name="The text to publish").is_visible()
     assert mine.evaluate(fits)
     shoot(mine, f"{label}-16-requester-licensed")
+    mine.get_by_role("link", name="Public record").click()
+    assert mine.get_by_text("This licence is Valid.").is_visible()
+    assert mine.evaluate(fits)
+    shoot(mine, f"{label}-20-licence-verification")
     requester.close()
 
     context = browser.new_context(viewport=viewport, java_script_enabled=False)

@@ -1,0 +1,153 @@
+"""The licence, publicly and for its holder: the verification page (and its JSON), and the
+licensed copy and certificate, which leave the portal only while the licence is active."""
+
+import re
+from datetime import timedelta
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, url_for
+from sqlalchemy import select
+
+from portal import db as database
+from portal.errors import render_error
+from portal.licences.certificate import certificate_pdf, scope_lines, term_text
+from portal.licences.copy import LicensedCopy, build_copy
+from portal.licences.models import Licence
+from portal.licences.services import licence_of
+from portal.db import utcnow
+from portal.licensing.forms import RepublishForm
+from portal.licensing.models import RepublishRequest
+from portal.public.views import _request_by_token_or_404
+from portal.urls import external
+
+bp = Blueprint("licences", __name__)
+_NUMBER = re.compile(r"LIC-\d{4}-\d{6}")
+
+#: why a licence's copy is not served, as its holder reads it
+NOT_ACTIVE = {
+    "suspended": "Your licence is suspended while the payment for it is disputed. The "
+                 "licensed copy and the certificate are not available until it is restored.",
+    "revoked": "Your licence is revoked, so the licensed copy and the certificate are no "
+               "longer available. Please take down any copy you published under it.",
+    "expired": "Your licence has ended, so the licensed copy and the certificate are no "
+               "longer available. You can ask to renew it.",
+}
+
+
+def verify_url(licence: Licence) -> str:
+    return external(url_for("licences.verify", number=licence.number))
+
+
+def tracking_url(licence: Licence) -> str:
+    return external(f"/t/{licence.tracking_key}.gif")
+
+
+def copy_for(licence: Licence) -> LicensedCopy:
+    return build_copy(licence, publisher=current_app.config["PUBLISHER_NAME"],
+                      tracking_url=tracking_url(licence))
+
+
+def _active_licence_or_refuse(token: str) -> Licence:
+    """The holder's licence, or a page saying why its copy is not available."""
+    req: RepublishRequest = _request_by_token_or_404(token)
+    licence = licence_of(database.session(), req)
+    if licence is None:
+        abort(404)
+    if not licence.is_active:
+        body, status = render_error(
+            403, NOT_ACTIVE.get(licence.shown_status, "This licence is not active."))
+        response = Response(body, status)
+        response.headers["Cache-Control"] = "no-store"
+        abort(response)
+    return licence
+
+
+def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@bp.get("/requests/<token>/licence/<number>.html")
+def copy_html(token: str, number: str) -> Response:
+    licence = _active_licence_or_refuse(token)
+    if number != licence.number:
+        abort(404)
+    return _download(copy_for(licence).html, "text/html", f"{licence.number}.html")
+
+
+@bp.get("/requests/<token>/licence/<number>.txt")
+def copy_text(token: str, number: str) -> Response:
+    licence = _active_licence_or_refuse(token)
+    if number != licence.number:
+        abort(404)
+    return _download(copy_for(licence).text, "text/plain", f"{licence.number}.txt")
+
+
+@bp.get("/requests/<token>/licence/<number>.pdf")
+def certificate(token: str, number: str) -> Response:
+    licence = _active_licence_or_refuse(token)
+    if number != licence.number:
+        abort(404)
+    pdf = certificate_pdf(licence, publisher=current_app.config["PUBLISHER_NAME"],
+                          verify_url=verify_url(licence))
+    return _download(pdf, "application/pdf", f"{licence.number}.pdf")
+
+
+def _public_licence_or_404(number: str) -> Licence:
+    if not _NUMBER.fullmatch(number):
+        abort(404)
+    licence = database.session().scalar(select(Licence).where(Licence.number == number))
+    if licence is None:
+        abort(404)
+    return licence
+
+
+def public_record(licence: Licence) -> dict[str, object]:
+    """What anyone may know of a licence: no names, addresses, fees or payments."""
+    article = licence.article
+    return {
+        "number": licence.number,
+        "status": licence.shown_status,
+        "licensee": licence.licensee,
+        "article": {"title": article.title, "url": article.canonical_url},
+        "scope": {label.lower(): value for label, value in scope_lines(licence)},
+        "term": {"starts_on": licence.starts_on.isoformat(),
+                 "ends_on": licence.ends_on.isoformat() if licence.ends_on else None,
+                 "text": term_text(licence)},
+        "terms_version": licence.terms.version,
+        "issued_on": licence.issued_at.date().isoformat(),
+        "publisher": current_app.config["PUBLISHER_NAME"],
+    }
+
+
+@bp.get("/licences/<number>")
+def verify(number: str) -> str:
+    licence = _public_licence_or_404(number)
+    return render_template("public/licence_verify.html", licence=licence,
+                           record=public_record(licence))
+
+
+@bp.get("/licences/<number>.json")
+def verify_json(number: str) -> Response:
+    response = jsonify(public_record(_public_licence_or_404(number)))
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/requests/<token>/renew")
+def renew(token: str) -> str:
+    """The request form for the same article, filled in from the earlier request; the new
+    term starts the day after the old one ends."""
+    req = _request_by_token_or_404(token)
+    licence = licence_of(database.session(), req)
+    if licence is None:
+        abort(404)
+    form = RepublishForm(formdata=None, obj=req)
+    today = utcnow().date()
+    form.start_date.data = max(today, licence.ends_on + timedelta(days=1)) \
+        if licence.ends_on else today
+    return render_template("public/republish_form.html", article=req.article, form=form,
+                           renewal_of=licence)
