@@ -584,6 +584,7 @@ class FakeStripe:
                 "currency": currency, "customer": None, "disputed": False, "failure_code": None,
                 "failure_message": None, "livemode": False, "metadata": {}, "paid": not asynchronous,
                 "payment_intent": intent_id, "refunded": False,
+                "receipt_url": f"https://pay.stripe.com/receipts/payment/{charge_id}",
                 "refunds": {"object": "list", "data": [], "has_more": False, "total_count": 0,
                             "url": f"/v1/charges/{charge_id}/refunds"},
                 "status": "pending" if asynchronous else "succeeded",

@@ -105,7 +105,11 @@ def test_the_return_page_releases_nothing_until_stripe_reports_the_payment(
     assert licence.number.startswith(f"LIC-{datetime.now(UTC).year}-")
     assert (licence.fee_minor, licence.currency, licence.status) == (25000, "GBP",
                                                                        LicenceStatus.ACTIVE)
-    assert licence.number in buyer.page().get_data(as_text=True)
+    page = buyer.page().get_data(as_text=True)
+    assert licence.number in page
+    charge = fake_stripe.payment_intents[fake_stripe.sessions[session_id]["payment_intent"]][
+        "latest_charge"]
+    assert f'href="https://pay.stripe.com/receipts/payment/{charge}"' in page
     # The webhook arriving afterwards changes nothing.
     send(buyer.client, fake_stripe, "checkout.session.completed", fake_stripe.sessions[session_id])
     assert len(licences(db, request_id)) == 1

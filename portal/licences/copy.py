@@ -112,8 +112,9 @@ def build_copy(licence: Licence, *, publisher: str, tracking_url: str) -> Licens
         f"{esc(_date(article.published_at) or _date(licence.issued_at) or '')}: "
         f"<a href=\"{link}\">{esc(article.canonical_url)}</a>. Republished under licence "
         f"{esc(licence.number)}.</p>")
+    # The referring page is what readership counts by: ask browsers to send it whole.
     parts.append(f"<img src=\"{esc(tracking_url, quote=True)}\" width=\"1\" height=\"1\" "
-                 "alt=\"\" style=\"border:0\">")
+                 "alt=\"\" referrerpolicy=\"no-referrer-when-downgrade\" style=\"border:0\">")
     text_parts = [headline]
     if article.byline:
         text_parts.append(article.byline)

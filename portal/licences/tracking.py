@@ -33,6 +33,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -100,6 +101,10 @@ AUDIENCE_LIMITS: dict[str, int | None] = {
     "1m_10m": 10_000_000,
     "over_10m": None,
 }
+
+# SQLite lets one writer at a time. Threads of one process queue here, in order, rather than
+# in SQLite's busy handler, which sleeps in growing steps and lets latecomers overtake.
+_WRITE_LOCKS: dict[str, AbstractContextManager[Any]] = {"sqlite": threading.Lock()}
 
 _INSERTS: dict[str, Callable[..., Any]] = {
     "postgresql": postgresql.insert, "sqlite": sqlite.insert,
@@ -224,8 +229,9 @@ def record_view(engine: Any, secret: str, key: str, *, address: str, user_agent:
     current = reader_hash(secret, slot.date(), address, user_agent)
     previous = (current if previous_slot.date() == slot.date()
                 else reader_hash(secret, previous_slot.date(), address, user_agent))
-    with engine.begin() as connection:
-        connection.execute(_record_statement(engine.dialect.name), {
+    dialect = engine.dialect.name
+    with _WRITE_LOCKS.get(dialect, nullcontext()), engine.begin() as connection:
+        connection.execute(_record_statement(dialect), {
             "key": key,
             "reader_hash": current,
             "slot_start": slot,
@@ -255,8 +261,10 @@ class _Health:
                 self.unlogged += 1
                 return
             self.logged_at, unlogged, self.unlogged = now, self.unlogged, 0
-        log.warning("tracking image: a view was not recorded (%s: %s); %d more failures "
-                    "since the last warning", type(error).__name__, error, unlogged)
+        # The first line only: SQLAlchemy's further lines hold the statement and parameters.
+        text = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+        log.warning("tracking image: a view was not recorded (%s: %s); %d more failures not "
+                    "logged since the last warning", type(error).__name__, text, unlogged)
 
     def is_resting(self) -> bool:
         return monotonic() < self.resting_until
@@ -276,31 +284,34 @@ def _image() -> Response:
     return response
 
 
-def _should_count(user_agent: str, referrer: str) -> bool:
-    if request.method != "GET" or is_bot(user_agent):
-        return False
+def _count(key: str) -> None:
+    """Record the view this request is, unless it is not one (a bot, HEAD, the portal's own
+    page, a key the portal never made)."""
+    if request.method != "GET" or not _KEY.match(key):
+        return
+    user_agent = request.headers.get("User-Agent", "")
+    if is_bot(user_agent):
+        return
+    referrer = clean_referrer(request.headers.get("Referer"))
     # The portal's own pages (a preview of the licensed copy) are not readership.
     here = _portal_host(current_app.config["BASE_URL"])
-    return here is None or site_host(referrer) != here
+    if here is not None and site_host(referrer) == here:
+        return
+    record_view(database.database().engine, str(current_app.config["SECRET_KEY"]), key,
+                address=request.remote_addr or "", user_agent=user_agent, referrer=referrer,
+                now=clock())
 
 
 @bp.get("/t/<key>.gif")
 @limiter.exempt
 def pixel(key: str) -> Response:
     """The tracking image: always the image, whatever happens to the count."""
-    try:
-        health: _Health = current_app.extensions["portal.tracking"]
-        user_agent = request.headers.get("User-Agent", "")
-        referrer = clean_referrer(request.headers.get("Referer"))
-        if _KEY.match(key) and not health.is_resting() and _should_count(user_agent, referrer):
-            try:
-                record_view(database.database().engine, str(current_app.config["SECRET_KEY"]),
-                            key, address=request.remote_addr or "", user_agent=user_agent,
-                            referrer=referrer, now=clock())
-            except Exception as error:  # any failure: the reader still gets the image
-                health.failed(error)
-    except Exception:  # noqa: BLE001  (not even a bug here may break a reader's page)
-        log.exception("tracking image: unexpected error")
+    health: _Health = current_app.extensions.setdefault("portal.tracking", _Health())
+    if not health.is_resting():
+        try:
+            _count(key)
+        except Exception as error:  # the database, or a bug: the reader still gets the image
+            health.failed(error)
     return _image()
 
 

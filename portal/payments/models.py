@@ -77,6 +77,8 @@ class Payment(Base):
     problem: Mapped[str | None] = mapped_column(Text)
     #: staff's reference of a bank transfer that paid an invoice
     received_reference: Mapped[str | None] = mapped_column(String(200))
+    #: the provider's receipt for the buyer (Stripe's receipt page), once paid
+    receipt_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     paid_at: Mapped[datetime | None]

@@ -78,6 +78,8 @@ class ProviderPayment:
     payment_intent_id: str | None = None
     #: how much of it was refunded so far
     refunded_minor: int = 0
+    #: the provider's receipt for the buyer, once paid
+    receipt_url: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 

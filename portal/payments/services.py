@@ -248,6 +248,8 @@ def apply_provider_payment(db: Session, payment: Payment, state: ProviderPayment
     payment = _lock(db, payment)
     if state.payment_intent_id and not payment.payment_intent_id:
         payment.payment_intent_id = state.payment_intent_id
+    if state.receipt_url and state.receipt_url.startswith("https://"):
+        payment.receipt_url = state.receipt_url[:2000]
     if state.state == CheckoutState.PAID and payment.paid_at is None:
         _receive(db, payment, state.amount, actor=actor)
     elif state.state == CheckoutState.PROCESSING and payment.status == PaymentStatus.OPEN:

@@ -124,6 +124,7 @@ class StripeProvider:
         intent_id = intent.id if isinstance(intent, stripe.PaymentIntent) else intent
         charge = intent_obj.latest_charge if intent_obj is not None else None
         refunded = charge.amount_refunded if isinstance(charge, stripe.Charge) else 0
+        receipt = charge.receipt_url if isinstance(charge, stripe.Charge) else None
         amount = None
         if session.amount_total is not None and session.currency:
             amount = Money(session.amount_total, session.currency.upper())
@@ -133,6 +134,7 @@ class StripeProvider:
             amount=amount,
             payment_intent_id=intent_id,
             refunded_minor=refunded,
+            receipt_url=receipt,
             metadata=_metadata(session.metadata),
         )
 
