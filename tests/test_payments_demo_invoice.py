@@ -220,3 +220,41 @@ def test_staff_forms_refuse_a_payment_id_out_of_range(
             "csrf_token": page_csrf_token(client, page_url), "payment_id": payment_id,
             "amount": "1", "reason": "x", "reference": "x", "key": "k" * 20})
         assert response.status_code == 422, action
+
+
+@pytest.mark.parametrize(("action", "data", "message"), [
+    ("refund", {"amount": "abc", "reason": "x"}, "as a number"),
+    ("refund", {"amount": "1,250", "reason": "x"}, "thousands separator"),
+    ("refund", {"amount": "10", "reason": ""}, "Please give the reason"),
+    ("refund", {"amount": "10", "reason": "x", "key": "short"}, "Please check the form below"),
+    ("invoice-paid", {"amount": "250", "reference": ""}, "Please fill in this field"),
+    ("invoice-paid", {"amount": "2.505", "reference": "T1"}, "at most 2 decimal places"),
+])
+def test_staff_payment_forms_explain_bad_input_and_change_nothing(
+        app: Flask, db: Session, client: FlaskClient, staff_login: StaffLogin,
+        action: str, data: dict[str, str], message: str) -> None:
+    request_id, url = quoted_request(app, db, payment_method="invoice")
+    Buyer(app, url).accept()
+    (payment,) = payments(db, request_id)
+    staff_login(StaffRole.LICENSING)
+    page_url = f"/staff/requests/{payment.request.reference}"
+    if action == "refund":  # a payment to refund: the transfer arrived
+        assert _mark_paid(client, db, payment, "250.00").status_code == 303
+    status = payments(db, request_id)[0].status
+    before = footprint(db)
+    response = client.post(f"{page_url}/{action}", data={
+        "csrf_token": page_csrf_token(client, page_url), "payment_id": payment.id,
+        "key": "k" * 20, **data})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert footprint(db) == before and payments(db, request_id)[0].status == status
+
+
+def test_demo_and_renewal_addresses_that_lead_nowhere_are_404(app: Flask, db: Session) -> None:
+    _request_id, buyer, checkout_path = demo_checkout(app, db)
+    ref = checkout_path.split("/")[2].split("?")[0]
+    assert buyer.client.post(f"/payments/demo/{ref}/steal",
+                             data={"csrf_token": buyer.csrf()}).status_code == 404
+    assert buyer.client.post("/payments/demo/demo_unknown/pay",
+                             data={"csrf_token": buyer.csrf()}).status_code == 404
+    assert buyer.client.get(f"{buyer.url}/renew").status_code == 404  # no licence yet

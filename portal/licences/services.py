@@ -16,7 +16,7 @@ from portal.licences.models import Licence, LicenceStatus, LicenceTerms
 from portal.licensing.lifecycle import record_event
 from portal.licensing.models import RepublishRequest
 from portal.money import Money
-from portal.notifications.outbox import enqueue
+from portal.licensing.notify import requester_update, tell_requester
 from portal.sequences import next_value
 
 
@@ -53,6 +53,13 @@ def publish_terms(db: Session, version: str, body: str) -> LicenceTerms:
     return terms
 
 
+#: what a licence copies from its request, so that it stands on its own
+SCOPE_FIELDS = (
+    "medium", "publication_name", "audience_band", "territory", "territory_country",
+    "territory_region", "language", "translation_language", "portion", "excerpt_words", "term",
+)
+
+
 def add_months(day: date, months: int) -> date:
     """The same day `months` later, or the month's last day when it has no such day."""
     month_index = day.month - 1 + months
@@ -86,17 +93,7 @@ def issue_licence(db: Session, request: RepublishRequest, *, fee: Money, actor: 
         article_id=request.article_id,
         article_revision=request.article.revision,
         licensee=request.organisation,
-        medium=request.medium,
-        publication_name=request.publication_name,
-        audience_band=request.audience_band,
-        territory=request.territory,
-        territory_country=request.territory_country,
-        territory_region=request.territory_region,
-        language=request.language,
-        translation_language=request.translation_language,
-        portion=request.portion,
-        excerpt_words=request.excerpt_words,
-        term=request.term,
+        **{name: getattr(request, name) for name in SCOPE_FIELDS},
         starts_on=starts_on,
         ends_on=ends_on,
         fee_minor=fee.minor,
@@ -139,9 +136,7 @@ def set_status(db: Session, licence: Licence, status: LicenceStatus, *, reason: 
     record_event(db, request, "licence", f"licence_{status.value}", actor=actor,
                  before=before.value, after=status.value, reason=reason)
     headline, lead = _STATUS_NEWS[status]
-    enqueue(db, request.requester_email, "requester_update", link_request_id=request.id,
-            request=request, article=request.article, headline=headline,
-            lead=lead.format(number=licence.number, reason=reason))
+    requester_update(db, request, headline, lead.format(number=licence.number, reason=reason))
     return True
 
 
@@ -166,8 +161,8 @@ def expire_licences(db: Session, *, today: date | None = None) -> list[Licence]:
         record_event(db, request, "licence", "licence_expired", actor="system",
                      before=before.value, after=LicenceStatus.EXPIRED.value,
                      reason=licence.status_reason)
-        enqueue(db, request.requester_email, "requester_update", link_request_id=request.id,
-                request=request, article=request.article,
+        requester_update(
+                db, request,
                 headline=f"licence {licence.number} has ended",
                 lead=f"Your licence {licence.number} to republish “{request.article.title}” "
                      f"ended on {licence.ends_on:%d %B %Y}.",
@@ -190,8 +185,8 @@ def remind_renewals(db: Session, *, today: date | None = None) -> list[Licence]:
     for licence in due:
         licence.renewal_reminded_at = utcnow()
         request = licence.request
-        enqueue(db, request.requester_email, "requester_update", link_request_id=request.id,
-                request=request, article=request.article,
+        requester_update(
+                db, request,
                 headline=f"licence {licence.number} ends on {licence.ends_on:%d %B %Y}",
                 lead=f"Your licence {licence.number} to republish “{request.article.title}” "
                      f"ends on {licence.ends_on:%d %B %Y}.",
@@ -229,9 +224,8 @@ def tell_licensees_of_correction(db: Session, article_ids: list[int]) -> int:
             record_event(db, request, "licence", "correction_sent", actor="system",
                          before=licence.status.value, after=licence.status.value,
                          reason=f"article revision {licence.article.revision}")
-            enqueue(db, request.requester_email, "licence_correction",
-                    link_request_id=request.id, request=request, article=licence.article,
-                    licence=licence, copy_text=copy.text)
+            tell_requester(db, request, "licence_correction", licence=licence,
+                           copy_text=copy.text)
             told += 1
     return told
 

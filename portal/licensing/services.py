@@ -31,7 +31,7 @@ from portal.licensing.models import (
 from portal.licensing.pricing import is_within_autoquote, suggest
 from portal.licensing.ratecard import load_rate_card
 from portal.money import Money
-from portal.notifications.outbox import enqueue
+from portal.licensing.notify import tell_requester, tell_staff, update_staff
 from portal.payments.services import cancel_open_payments
 from portal.sequences import next_value
 from portal.urls import external
@@ -95,25 +95,7 @@ def mint_status_url(db: Session, request_id: int) -> str:
     return external(f"/requests/{new_status_token(db, request_id)}")
 
 
-# -- E-mail ---------------------------------------------------------------------------------
-
-def _tell_requester(db: Session, request: RepublishRequest, template: str, **context: Any) -> None:
-    enqueue(db, request.requester_email, template, link_request_id=request.id, request=request,
-            article=request.article, **context)
-
-
-def _tell_staff(db: Session, request: RepublishRequest, template: str, **context: Any) -> None:
-    link = external(f"/staff/requests/{request.reference}")
-    for address in current_app.config["STAFF_NOTIFY_EMAILS"]:
-        enqueue(db, address, template, request=request, article=request.article,
-                staff_url=link, **context)
-
-
-def _update_staff(db: Session, request: RepublishRequest, headline: str, next_step: str,
-                  *, body: str | None = None, quote: Quote | None = None) -> None:
-    _tell_staff(db, request, "staff_update", headline=headline, next_step=next_step,
-                body=body, quote=quote)
-
+# -- Guards ---------------------------------------------------------------------------------
 
 def _check_version(request: RepublishRequest, expected_version: int | None) -> None:
     if expected_version is not None and request.version != expected_version:
@@ -154,8 +136,8 @@ def submit_request(
     db.add(request)
     apply_transition(db, request, Action.SUBMIT, actor=REQUESTER, initial=True)
     db.flush()  # the request's id, for its status token and its e-mails' links
-    _tell_requester(db, request, "request_received")
-    _tell_staff(db, request, "new_request")
+    tell_requester(db, request, "request_received")
+    tell_staff(db, request, "new_request")
     _auto_quote(db, request)
     return request, new_status_token(db, request.id)
 
@@ -242,7 +224,7 @@ def quote(db: Session, request: RepublishRequest, offer: QuoteInput, *, actor: s
     db.add(new)
     if was_awaiting_payment:
         cancel_open_payments(db, request, actor=actor, reason="the request was re-quoted")
-    _tell_requester(db, request, "quote_ready", quote=new)
+    tell_requester(db, request, "quote_ready", quote=new)
     return new
 
 
@@ -253,7 +235,7 @@ def approve_free(db: Session, request: RepublishRequest, *, actor: str, note: st
     closed = _close_open_quote(request, QuoteStatus.VOID)
     currency = closed.currency if closed else current_app.config["CURRENCIES"][0]
     licence = issue_licence(db, request, fee=Money(0, currency), actor=actor)
-    _tell_requester(db, request, "approved_free", note=note, licence=licence)
+    tell_requester(db, request, "approved_free", note=note, licence=licence)
 
 
 def decline(db: Session, request: RepublishRequest, *, actor: str, reason: str,
@@ -263,7 +245,7 @@ def decline(db: Session, request: RepublishRequest, *, actor: str, reason: str,
     _close_open_quote(request, QuoteStatus.VOID)
     cancel_open_payments(db, request, actor=actor, reason="the request was declined")
     _message(db, request, MessageKind.DECLINE, actor, reason)
-    _tell_requester(db, request, "declined", reason=reason)
+    tell_requester(db, request, "declined", reason=reason)
 
 
 def request_info(db: Session, request: RepublishRequest, *, actor: str, question: str,
@@ -271,7 +253,7 @@ def request_info(db: Session, request: RepublishRequest, *, actor: str, question
     _check_version(request, expected_version)
     apply_transition(db, request, Action.REQUEST_INFO, actor=actor, reason=question)
     _message(db, request, MessageKind.QUESTION, actor, question)
-    _tell_requester(db, request, "info_requested", question=question)
+    tell_requester(db, request, "info_requested", question=question)
 
 
 def add_note(db: Session, request: RepublishRequest, *, actor: str, body: str) -> None:
@@ -284,7 +266,7 @@ def add_note(db: Session, request: RepublishRequest, *, actor: str, body: str) -
 def answer(db: Session, request: RepublishRequest, *, body: str) -> None:
     apply_transition(db, request, Action.ANSWER, actor=REQUESTER)
     _message(db, request, MessageKind.ANSWER, REQUESTER, body)
-    _update_staff(db, request, "the requester answered your question",
+    update_staff(db, request, "the requester answered your question",
                   "Review the request again: quote, decline, or ask another question.", body=body)
 
 
@@ -300,8 +282,8 @@ def accept_quote(db: Session, request: RepublishRequest, *, quote_version: int) 
     apply_transition(db, request, Action.ACCEPT, actor=REQUESTER)
     assert current is not None  # QUOTED always has an open quote
     current.status = QuoteStatus.ACCEPTED
-    _tell_requester(db, request, "quote_accepted", quote=current)
-    _update_staff(db, request, "the requester accepted the quote",
+    tell_requester(db, request, "quote_accepted", quote=current)
+    update_staff(db, request, "the requester accepted the quote",
                   "Payment is next; nothing to do until it is confirmed.", quote=current)
     return current
 
@@ -317,7 +299,7 @@ def decline_quote(db: Session, request: RepublishRequest, *, quote_version: int,
     _close_open_quote(request, QuoteStatus.DECLINED)
     if message:
         _message(db, request, MessageKind.REQUESTER, REQUESTER, message)
-    _update_staff(db, request, "the requester declined the quote",
+    update_staff(db, request, "the requester declined the quote",
                   "The request is closed as withdrawn.", body=message)
 
 
@@ -327,7 +309,7 @@ def withdraw(db: Session, request: RepublishRequest, *, message: str | None) -> 
     cancel_open_payments(db, request, actor=REQUESTER, reason="the request was withdrawn")
     if message:
         _message(db, request, MessageKind.REQUESTER, REQUESTER, message)
-    _update_staff(db, request, "the requester withdrew the request", "Nothing more to do.",
+    update_staff(db, request, "the requester withdrew the request", "Nothing more to do.",
                   body=message)
 
 
@@ -365,7 +347,7 @@ def expire_quotes(db: Session, *, now: datetime | None = None) -> list[Republish
                 apply_transition(db, request, Action.EXPIRE, actor=SYSTEM,
                                  reason="the quote's validity ended")
                 expired = _close_open_quote(request, QuoteStatus.EXPIRED)
-                _tell_requester(db, request, "quote_expired", quote=expired)
+                tell_requester(db, request, "quote_expired", quote=expired)
         except StaleDataError:
             continue
         expired_requests.append(request)

@@ -23,7 +23,7 @@ from portal.licences.services import issue_licence, licence_of, set_status
 from portal.licensing.lifecycle import Action, RequestState, apply_transition, record_event
 from portal.licensing.models import Quote, QuoteStatus, RepublishRequest
 from portal.money import Money
-from portal.notifications.outbox import enqueue
+from portal.licensing.notify import requester_update, update_staff
 from portal.payments.demo import DemoProvider
 from portal.payments.invoice import InvoiceProvider
 from portal.payments.models import Payment, PaymentProvider, PaymentStatus
@@ -37,7 +37,6 @@ from portal.payments.provider import (
     ProviderPayment,
 )
 from portal.payments.stripe_provider import StripeProvider
-from portal.urls import external
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +211,7 @@ def start_payment(db: Session, request: RepublishRequest, *, return_url: str,
     record_event(db, request, "payment", "start_payment", actor=REQUESTER, before=None,
                  after=PaymentStatus.OPEN.value, reason=f"{method.value} {checkout.ref}")
     if method == PaymentProvider.INVOICE:
-        _tell_buyer(db, request, "invoice ready",
+        requester_update(db, request, "invoice ready",
                     f"Your invoice {checkout.ref} for {payment.amount} is ready on your request "
                     "page, with the bank details for the transfer.",
                     [f"Please pay by {checkout.expires_at:%d %B %Y} and quote {checkout.ref} "
@@ -262,7 +261,7 @@ def apply_provider_payment(db: Session, payment: Payment, state: ProviderPayment
         _set_status(db, payment, PaymentStatus.FAILED, actor=actor,
                     reason="the payment method failed")
         if _is_awaited(payment):
-            _tell_buyer(db, payment.request, "payment failed",
+            requester_update(db, payment.request, "payment failed",
                         f"Your payment of {payment.amount} did not go through, so nothing was "
                         "charged and no licence is issued yet.",
                         ["You can try again, with another payment method, from your request "
@@ -329,10 +328,10 @@ def _receive(db: Session, payment: Payment, amount: Money | None, *, actor: str,
         record_event(db, payment.request, "payment", "payment_held", actor=actor,
                      before=PaymentStatus.PAID.value, after=PaymentStatus.PAID.value,
                      reason=f"Nothing released: {problem}.")
-        _tell_staff(db, payment.request, "a payment needs your attention",
+        update_staff(db, payment.request, "a payment needs your attention",
                     f"Nothing was released: {problem}. Check the payment on the request "
                     "page and refund it if it should not stand.")
-        _tell_buyer(db, payment.request, "payment received, under review",
+        requester_update(db, payment.request, "payment received, under review",
                     f"We received your payment of {amount or payment.amount}. It does not "
                     "match what your request is waiting for, so the licensing desk is "
                     "looking at it and will write to you.",
@@ -354,11 +353,11 @@ def _release(db: Session, payment: Payment, *, actor: str) -> None:
             except ProviderError as error:  # left open here; reconcile closes it later
                 log.warning("checkout %s left for reconcile: %s", other.provider_ref,
                             error.message)
-    _tell_buyer(db, request, f"payment confirmed, licence {licence.number} issued",
+    requester_update(db, request, f"payment confirmed, licence {licence.number} issued",
                 f"Thank you: your payment of {payment.paid_amount or payment.amount} is "
                 f"confirmed and licence {licence.number} is issued.",
                 [_term_line(licence)], button_text="Open your licence")
-    _tell_staff(db, request, f"paid; licence {licence.number} issued",
+    update_staff(db, request, f"paid; licence {licence.number} issued",
                 "Nothing to do: the licence was issued automatically.")
 
 
@@ -387,7 +386,7 @@ def _apply_refunded_total(db: Session, payment: Payment, total_minor: int, *, ac
                        "revoked: please take down any copy published under it.")
     if reason:
         details.insert(0, f"Reason: {reason}")
-    _tell_buyer(db, payment.request, f"{refunded_now} refunded",
+    requester_update(db, payment.request, f"{refunded_now} refunded",
                 f"We refunded {refunded_now} of your payment for {payment.request.reference}. "
                 "It reaches your account in a few working days.", details)
     if full and licence is not None:
@@ -415,7 +414,7 @@ def apply_dispute(db: Session, payment: Payment, dispute: ProviderDispute, *,
         if payment.status in (PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED):
             _set_status(db, payment, PaymentStatus.DISPUTED, actor=actor,
                         reason=f"dispute {dispute.id}: {dispute.reason or 'no reason given'}")
-            _tell_staff(db, payment.request, "the payment is disputed",
+            update_staff(db, payment.request, "the payment is disputed",
                         "The licence is suspended until the dispute closes. Answer the "
                         "dispute in Stripe's dashboard.")
             if licence is not None:
@@ -425,7 +424,7 @@ def apply_dispute(db: Session, payment: Payment, dispute: ProviderDispute, *,
         if payment.status == PaymentStatus.DISPUTED:
             _set_status(db, payment, settled, actor=actor,
                         reason=f"dispute {dispute.id} won")
-            _tell_staff(db, payment.request, "the payment dispute was won",
+            update_staff(db, payment.request, "the payment dispute was won",
                         "The licence is active again. Nothing to do.")
             if licence is not None:
                 set_status(db, licence, LicenceStatus.ACTIVE, actor=actor,
@@ -433,7 +432,7 @@ def apply_dispute(db: Session, payment: Payment, dispute: ProviderDispute, *,
     elif payment.status != PaymentStatus.CHARGED_BACK and payment.is_received:
         _set_status(db, payment, PaymentStatus.CHARGED_BACK, actor=actor,
                     reason=f"dispute {dispute.id} lost")
-        _tell_staff(db, payment.request, "the payment dispute was lost",
+        update_staff(db, payment.request, "the payment dispute was lost",
                     "The money went back to the buyer and the licence is revoked.")
         if licence is not None:
             set_status(db, licence, LicenceStatus.REVOKED, actor=actor,
@@ -534,23 +533,6 @@ def cancel_open_payments(db: Session, request: RepublishRequest, *, actor: str,
             except ProviderError as error:
                 log.warning("checkout %s left for reconcile: %s", payment.provider_ref,
                             error.message)
-
-
-# -- E-mail ---------------------------------------------------------------------------------
-
-def _tell_buyer(db: Session, request: RepublishRequest, headline: str, lead: str,
-                details: list[str], *, button_text: str | None = None) -> None:
-    enqueue(db, request.requester_email, "requester_update", link_request_id=request.id,
-            request=request, article=request.article, headline=headline, lead=lead,
-            details=details, button_text=button_text)
-
-
-def _tell_staff(db: Session, request: RepublishRequest, headline: str, next_step: str) -> None:
-    link = external(f"/staff/requests/{request.reference}")
-    for address in current_app.config["STAFF_NOTIFY_EMAILS"]:
-        enqueue(db, address, "staff_update", request=request, article=request.article,
-                staff_url=link, headline=headline, next_step=next_step, body=None,
-                quote=None)
 
 
 # -- Reconciliation -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from portal.licences.services import licence_of
 from portal.db import utcnow
 from portal.licensing.forms import RepublishForm
 from portal.licensing.models import RepublishRequest
-from portal.public.views import _request_by_token_or_404
+from portal.public.views import _request_by_token_or_404, private
 from portal.urls import external
 
 bp = Blueprint("licences", __name__)
@@ -46,51 +46,40 @@ def copy_for(licence: Licence) -> LicensedCopy:
                       tracking_url=tracking_url(licence))
 
 
-def _active_licence_or_refuse(token: str) -> Licence:
+def _active_licence_or_refuse(token: str, number: str) -> Licence:
     """The holder's licence, or a page saying why its copy is not available."""
     req: RepublishRequest = _request_by_token_or_404(token)
     licence = licence_of(database.session(), req)
-    if licence is None:
+    if licence is None or licence.number != number:
         abort(404)
     if not licence.is_active:
         body, status = render_error(
             403, NOT_ACTIVE.get(licence.shown_status, "This licence is not active."))
-        response = Response(body, status)
-        response.headers["Cache-Control"] = "no-store"
-        abort(response)
+        abort(private(Response(body, status)))
     return licence
 
 
 def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
+    return private(response)
 
 
 @bp.get("/requests/<token>/licence/<number>.html")
 def copy_html(token: str, number: str) -> Response:
-    licence = _active_licence_or_refuse(token)
-    if number != licence.number:
-        abort(404)
+    licence = _active_licence_or_refuse(token, number)
     return _download(copy_for(licence).html, "text/html", f"{licence.number}.html")
 
 
 @bp.get("/requests/<token>/licence/<number>.txt")
 def copy_text(token: str, number: str) -> Response:
-    licence = _active_licence_or_refuse(token)
-    if number != licence.number:
-        abort(404)
+    licence = _active_licence_or_refuse(token, number)
     return _download(copy_for(licence).text, "text/plain", f"{licence.number}.txt")
 
 
 @bp.get("/requests/<token>/licence/<number>.pdf")
 def certificate(token: str, number: str) -> Response:
-    licence = _active_licence_or_refuse(token)
-    if number != licence.number:
-        abort(404)
+    licence = _active_licence_or_refuse(token, number)
     pdf = certificate_pdf(licence, publisher=current_app.config["PUBLISHER_NAME"],
                           verify_url=verify_url(licence))
     return _download(pdf, "application/pdf", f"{licence.number}.pdf")

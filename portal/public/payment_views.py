@@ -38,7 +38,12 @@ from portal.payments.services import (
     sync_payment,
     sync_under_way,
 )
-from portal.public.views import _request_by_token_or_404, _status_page, payment_urls
+from portal.public.views import (
+    _request_by_token_or_404,
+    _requester_acts,
+    payment_urls,
+    private,
+)
 
 bp = Blueprint("payments", __name__)
 RETURN_PAGE_REFRESH_FOR = timedelta(minutes=15)
@@ -54,36 +59,17 @@ def checkout_redirect(payment: Payment, token: str) -> BaseResponse:
     return redirect(url, code=303)
 
 
-def _private(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
-
-
 @bp.post("/requests/<token>/pay")
 def pay(token: str) -> BaseResponse:
     """Pay the accepted quote: back to the open checkout, or a new one."""
     req = _request_by_token_or_404(token)
-    form = PortalForm()
-    if not form.validate():
-        return _status_page(req, 400)
     db = database.session()
     # First, what became of the checkouts under way (paid a moment ago, with no webhook
     # yet?): applied and kept whatever happens next, so nobody is asked to pay twice.
-    if commit_or_explain(db, lambda: sync_under_way(db, req)) is not None:
-        req = _request_by_token_or_404(token)
-    outcome: list[Payment] = []
-    failure = commit_or_explain(db, lambda: outcome.append(
-        start_payment(db, req, **payment_urls(token))))
-    if failure is not None:
-        status, message = failure
-        flash(message, "error")
-        return _status_page(_request_by_token_or_404(token), 409 if status == 422 else status)
-    payment = outcome[0]
-    if payment.provider == PaymentProvider.INVOICE or not payment.checkout_url:
-        return redirect(url_for("public.request_status", token=token), code=303)
-    return checkout_redirect(payment, token)
+    commit_or_explain(db, lambda: sync_under_way(db, req))
+    return _requester_acts(token, "pay_form", PortalForm(),
+                           lambda fresh: start_payment(db, fresh, **payment_urls(token)),
+                           "Your invoice is below.")
 
 
 @bp.get("/requests/<token>/payment")
@@ -122,7 +108,7 @@ def payment_return(token: str) -> BaseResponse:
     # days to clear is reported by e-mail instead.
     refresh = (payment.status == PaymentStatus.OPEN
                and utcnow() - payment.created_at < RETURN_PAGE_REFRESH_FOR)
-    return _private(Response(render_template("public/payment_return.html", req=req,
+    return private(Response(render_template("public/payment_return.html", req=req,
                                              payment=payment, token=token, refresh=refresh)))
 
 
@@ -134,7 +120,7 @@ def invoice(token: str, number: str) -> Response:
         abort(404)
     response = Response(invoice_pdf(payment), mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{number}.pdf"'
-    return _private(response)
+    return private(response)
 
 
 # -- The demo provider's test payment page --------------------------------------------------
@@ -154,7 +140,7 @@ def _demo_checkout_or_404(ref: str) -> tuple[DemoCheckout, Payment]:
 def demo_checkout(ref: str) -> Response:
     checkout, payment = _demo_checkout_or_404(ref)
     back = request.args.get("back", "")
-    return _private(Response(render_template(
+    return private(Response(render_template(
         "public/demo_checkout.html", checkout=checkout, payment=payment,
         is_open=is_open(checkout), form=PortalForm(),
         back=back if _TOKEN.fullmatch(back) else "")))

@@ -157,10 +157,14 @@ def _status_page(req: RepublishRequest, status: int = 200, **forms: object) -> R
         method=method_for(req).value,
         pay_form=PortalForm(formdata=None),
     )
-    response = Response(render_template("public/request_status.html", req=req,
-                                        allowed=allowed_actions(req.state),
-                                        **context), status=status)
-    # The page is private to whoever holds the link.
+    return private(Response(render_template("public/request_status.html", req=req,
+                                            allowed=allowed_actions(req.state),
+                                            **context), status=status))
+
+
+def private(response: Response) -> Response:
+    """A page or file for whoever holds the status link only: not cached, not indexed, and
+    its address (with the token) not sent on to other sites."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex"

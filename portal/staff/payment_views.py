@@ -2,14 +2,13 @@
 institution pay by invoice. Thin views over portal.payments.services."""
 
 import secrets
-from collections.abc import Callable
 
-from flask import abort, flash, redirect, url_for
+from flask import abort, flash
 
 from portal import db as database
 from portal.licences.services import licence_of
 from portal.licensing.models import RepublishRequest
-from portal.licensing.actions import commit_or_explain
+from portal.licensing.services import Conflict
 from portal.money import MoneyError, parse_amount
 from portal.payments import services
 from portal.payments.forms import InvoicePaidForm, PaymentMethodForm, RefundForm
@@ -17,28 +16,14 @@ from portal.payments.models import Payment, PaymentProvider
 from portal.staff.auth import current_staff, role_required
 from portal.staff.blueprint import bp
 from portal.staff.models import StaffRole
-from portal.staff.views import Page, _detail, _invalid, _request_or_404
+from portal.staff.views import Page, _act, _detail, _invalid, _request_or_404
 
 
-def _payment_of(reference: str, payment_id: int | None) -> Payment:
-    req = _request_or_404(reference)
+def _payment_of(req: RepublishRequest, payment_id: int | None) -> Payment:
     payment = database.session().get(Payment, payment_id) if payment_id else None
     if payment is None or payment.request_id != req.id:
         abort(404)
     return payment
-
-
-def _done(reference: str, message: str | Callable[[], tuple[str, str]], form_name: str,
-          form: object, act: Callable[[], object]) -> Page:
-    failure = commit_or_explain(database.session(), act)
-    if failure is not None:
-        status, text = failure
-        flash(text, "error")
-        return _detail(_request_or_404(reference), status,
-                       **({form_name: form} if status == 422 else {}))
-    text, category = message() if callable(message) else (message, "success")
-    flash(text, category)
-    return redirect(url_for("staff.request_detail", reference=reference), code=303)
 
 
 @bp.post("/requests/<reference>/refund")
@@ -48,17 +33,18 @@ def refund(reference: str) -> Page:
     form = RefundForm()
     if not form.validate():
         return _invalid(req, "refund_form", form)
-    payment = _payment_of(reference, form.payment_id.data)
+    payment = _payment_of(req, form.payment_id.data)
     try:
         amount = parse_amount(form.amount.data, payment.paid_currency or payment.currency)
     except MoneyError as error:
         form.amount.errors = [str(error)]
         return _invalid(req, "refund_form", form)
     staff = current_staff()
-    return _done(reference, f"Refunded {amount}; the buyer has been told.", "refund_form", form,
-                 lambda: services.refund(database.session(), payment, amount.minor,
-                                         actor=staff.actor, reason=form.reason.data,
-                                         key=form.key.data))
+    return _act(req, "refund_form", form,
+                lambda: services.refund(database.session(), payment, amount.minor,
+                                        actor=staff.actor, reason=form.reason.data,
+                                        key=form.key.data),
+                f"Refunded {amount}; the buyer has been told.")
 
 
 @bp.post("/requests/<reference>/invoice-paid")
@@ -68,23 +54,25 @@ def invoice_paid(reference: str) -> Page:
     form = InvoicePaidForm()
     if not form.validate():
         return _invalid(req, "invoice_form", form)
-    payment = _payment_of(reference, form.payment_id.data)
+    payment = _payment_of(req, form.payment_id.data)
     try:
         amount = parse_amount(form.amount.data, payment.currency)
     except MoneyError as error:
         form.amount.errors = [str(error)]
         return _invalid(req, "invoice_form", form)
     staff = current_staff()
+
     def outcome() -> tuple[str, str]:
         if payment.problem:
             return (f"The transfer for invoice {payment.provider_ref} is recorded, but nothing "
                     f"was released: {payment.problem}.", "error")
         return f"Invoice {payment.provider_ref} marked paid; the licence is issued.", "success"
 
-    return _done(reference, outcome, "invoice_form",
-                 form, lambda: services.record_invoice_payment(
-                     database.session(), payment, amount, reference=form.reference.data,
-                     actor=staff.actor))
+    return _act(req, "invoice_form", form,
+                lambda: services.record_invoice_payment(
+                    database.session(), payment, amount, reference=form.reference.data,
+                    actor=staff.actor),
+                outcome)
 
 
 @bp.post("/requests/<reference>/payment-method")
@@ -95,14 +83,14 @@ def payment_method(reference: str) -> Page:
     if not form.validate():
         return _invalid(req, "method_form", form)
     if form.version.data != req.version:
-        flash("This request changed while you were looking at it. Reload and try again.",
-              "error")
+        flash(str(Conflict()), "error")
         return _detail(req, 409)
     method = PaymentProvider(form.method.data) if form.method.data else None
     staff = current_staff()
-    return _done(reference, "Payment method saved.", "method_form", form,
-                 lambda: services.set_payment_method(database.session(), req, method,
-                                                     actor=staff.actor))
+    return _act(req, "method_form", form,
+                lambda: services.set_payment_method(database.session(), req, method,
+                                                    actor=staff.actor),
+                "Payment method saved.")
 
 
 def payment_context(req: RepublishRequest) -> dict[str, object]:

@@ -132,15 +132,17 @@ def request_detail(reference: str) -> Page:
 
 
 def _act(req: RepublishRequest, form_name: str, form: object,
-         action: Callable[[], object], done: str) -> Page:
-    """Run one decision and commit, or show the page again with what went wrong."""
+         action: Callable[[], object], done: str | Callable[[], tuple[str, str]]) -> Page:
+    """Run one decision and commit, or show the page again with what went wrong. `done` is
+    the message, or says (message, category) once the decision is made."""
     failure = commit_or_explain(database.session(), action)
     if failure is not None:
         status, message = failure
         flash(message, "error")
         reloaded = _request_or_404(req.reference)
         return _detail(reloaded, status, **({form_name: form} if status == 422 else {}))
-    flash(done, "success")
+    text, category = done() if callable(done) else (done, "success")
+    flash(text, category)
     return redirect(url_for("staff.request_detail", reference=req.reference), code=303)
 
 
