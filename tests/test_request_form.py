@@ -349,13 +349,13 @@ class TestRateLimit:
 def test_a_failure_midway_leaves_nothing_half_written(
     app: Flask, client: FlaskClient, db: Session, article, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from portal.licensing import services
+    from portal.licensing import notify
 
     def broken_enqueue(*args: object, **kwargs: object) -> None:
         raise RuntimeError("mail template missing")
 
     data = {**form_answers(), "csrf_token": csrf_token(client)}
-    monkeypatch.setattr(services, "enqueue", broken_enqueue)
+    monkeypatch.setattr(notify, "enqueue", broken_enqueue)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     response = client.post(FORM_URL, data=data)
     assert response.status_code == 500
