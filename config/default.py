@@ -12,8 +12,14 @@ STRIPE_SECRET_KEY = None
 STRIPE_WEBHOOK_SECRET = None
 STRIPE_API_BASE = None  # None: api.stripe.com; the test suite points it at its fake Stripe
 # How often stripe-python retries a call that failed on the network or with a 5xx (with the
-# same idempotency key, so a retry never makes a second checkout or refund).
-STRIPE_MAX_NETWORK_RETRIES = 2
+# same idempotency key, so a retry never makes a second checkout or refund), and how long one
+# try may wait for Stripe (connect and read, in seconds). Together they bound how long a buyer
+# waits when Stripe is slow: with 5 s and one retry, a clear "try again" within about 11 s.
+STRIPE_MAX_NETWORK_RETRIES = 1
+STRIPE_TIMEOUT_SECONDS = 5
+# Where Stripe's hosted payment pages are: the request pages' Content-Security-Policy lets
+# their "Accept and pay" and "Continue to payment" forms lead there (form-action).
+STRIPE_CHECKOUT_ORIGINS = ["https://checkout.stripe.com"]
 # Invoices (PORTAL_PAYMENT_PROVIDER=invoice, or per request): days to pay, and the bank
 # details printed on them. The demo publisher's are fictitious.
 INVOICE_DUE_DAYS = 30

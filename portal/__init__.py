@@ -35,36 +35,22 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    from portal.payments.registry import init_app as init_payments
     from portal.staff.auth import init_app as init_auth
 
+    init_payments(app)
     init_auth(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from portal.public.views import bp as public
-
-    # Each module adds its routes to the one staff blueprint when imported.
-    from portal.staff import (  # noqa: F401
-        admin_views,
-        auth_views,
-        licence_views,
-        payment_views,
-        ratecard_views,
-        views,
-    )
-    from portal.staff.blueprint import bp as staff
-
+    # Each blueprint module is a table of contents of its routes.
     from portal.licences.tracking import bp as tracking
-    from portal.public.licence_views import bp as licences
-    from portal.public.payment_views import bp as payments
+    from portal.public.routes import BLUEPRINTS as PUBLIC
+    from portal.staff.blueprint import bp as staff
     from portal.webhooks.views import bp as webhooks
 
-    app.register_blueprint(public)
-    app.register_blueprint(payments)
-    app.register_blueprint(licences)
-    app.register_blueprint(tracking)
-    app.register_blueprint(staff)
-    app.register_blueprint(webhooks)
+    for blueprint in (*PUBLIC, tracking, staff, webhooks):
+        app.register_blueprint(blueprint)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -75,6 +75,7 @@ def _normalise(app: Flask) -> None:
     config["CURRENCIES"] = [c.upper() for c in _as_list(config["CURRENCIES"])]
     config["STAFF_NOTIFY_EMAILS"] = _as_list(config["STAFF_NOTIFY_EMAILS"])
     config["AGENCY_CREDITS"] = _as_list(config["AGENCY_CREDITS"])
+    config["STRIPE_CHECKOUT_ORIGINS"] = _as_list(config["STRIPE_CHECKOUT_ORIGINS"])
     config["BASE_URL"] = str(config["BASE_URL"]).rstrip("/")
     # Flask-Limiter reads its storage from its own key; Redis when configured.
     config["RATELIMIT_STORAGE_URI"] = (

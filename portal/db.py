@@ -1,10 +1,8 @@
 """Database wiring: the declarative base, the engine per app, and the request's session.
 
-Services receive a Session and flush; the boundary (a view or a CLI command) commits once.
+Services receive a Session and flush; the boundary commits once, through portal.uow.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,15 +108,3 @@ def _close_session(_exc: BaseException | None) -> None:
     db_session = g.pop("db_session", None)
     if db_session is not None:
         db_session.close()
-
-
-@contextmanager
-def transaction() -> Iterator[Session]:
-    """A unit of work for commands: commits on success, rolls back on any error."""
-    db_session = session()
-    try:
-        yield db_session
-        db_session.commit()
-    except BaseException:
-        db_session.rollback()
-        raise

@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
-from portal import db as database
+from portal.uow import unit_of_work
 from portal.articles.importer import import_feed_bytes
 from portal.articles.models import Article
 from portal.licensing.ratecard import seed_default_rate_card
@@ -35,7 +35,7 @@ def load_demo() -> Iterator[str]:
         raise DemoRefused("demo data is for a first look, never for production")
     # The sample bodies point at images the portal itself serves.
     feed = DEMO_FEED.read_text("utf-8").replace("{base}", config["BASE_URL"])
-    with database.transaction() as db:
+    with unit_of_work() as db:
         report = import_feed_bytes(
             db, feed.encode(), source_label="demo feed", agencies=config["AGENCY_CREDITS"]
         )

@@ -2,8 +2,8 @@
 
 from portal.articles.models import Article, ArticleRevision, Asset
 from portal.db import Base
+from portal.audit import AuditEvent
 from portal.licensing.models import (
-    AuditEvent,
     DeclineTemplate,
     Quote,
     RepublishRequest,

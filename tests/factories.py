@@ -77,7 +77,8 @@ def make_request(app: Any, db: Session, article: Article | None = None,
         assert form.validate(), form.errors
         session = app.extensions["portal.db"].sessionmaker()
         request, _token = services.submit_request(session, session.merge(article),
-                                                  form.usage_details())
+                                                  form.usage_details(),
+                                                  currencies=app.config["CURRENCIES"])
         session.commit()
         request_id = request.id
         session.close()

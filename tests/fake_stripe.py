@@ -15,8 +15,23 @@ and api.stripe.com is never contacted:
 
 The test drives the rest of the world with plain methods: ``pay`` (the buyer completes
 Checkout), ``succeed_async``/``fail_async``, ``expire``, ``refund``, ``open_dispute``,
-``close_dispute``, ``fail_next`` (inject 5xx), and builds signed webhooks with ``event`` and
-``sign``. Fixtures: ``fake_stripe_server`` (session) and ``fake_stripe`` (reset per test).
+``close_dispute``, and builds signed webhooks with ``event`` and ``sign``. A Checkout Session's
+``url`` is Stripe's real hosted-page address (``https://checkout.stripe.com/c/pay/<id>``, from
+``hosted_base``), which nothing on this machine serves: browser tests route it to a stand-in
+(tests/browser/stripe_hosted.py).
+
+Faults, for the paths where Stripe is slow or the network fails (``reset`` clears them all):
+
+* ``fail_next``: answer a 5xx ``api_error``;
+* ``hang_next``: answer only after some seconds (the client's timeout fires first);
+* ``drop_next``: close the connection without any HTTP answer;
+* ``hold``: keep the request waiting until the test releases its gate, to order it against
+  other events exactly;
+* with ``after_handling=True``, ``hang_next`` and ``drop_next`` do the work first and then lose
+  the answer: the object exists at "Stripe" though the client saw only an error.
+
+Waiting never happens under the fake's lock, so other calls are served while one hangs.
+Fixtures: ``fake_stripe_server`` (session) and ``fake_stripe`` (reset per test).
 """
 
 from __future__ import annotations
@@ -27,6 +42,7 @@ import hmac
 import json
 import re
 import secrets
+import socket
 import string
 import sys
 import threading
@@ -49,7 +65,12 @@ from stripe.params import (
     RefundCreateParams,
     RefundRetrieveParams,
 )
-from stripe.params.checkout import SessionCreateParams, SessionExpireParams, SessionRetrieveParams
+from stripe.params.checkout import (
+    SessionCreateParams,
+    SessionExpireParams,
+    SessionListParams,
+    SessionRetrieveParams,
+)
 from typing_extensions import Literal, NotRequired, Required, is_typeddict
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
@@ -242,6 +263,78 @@ def _check_metadata(metadata: Any, name: str) -> dict[str, str]:
 # ---------------------------------------------------------------- the fake
 
 
+#: how long a held request waits for its gate before the fake gives up on the test
+HOLD_TIMEOUT = 30.0
+
+
+class Gate:
+    """A request kept waiting by ``FakeStripe.hold`` until the test calls ``release()``.
+
+    ``arrived`` is set when the matching request reaches the fake, ``answered`` when the fake
+    has answered it (or dropped it). A gate nobody releases lets go by itself after
+    ``timeout`` seconds, answering a 500 ``api_error`` that names the forgotten gate."""
+
+    def __init__(self, method: str, path_prefix: str, timeout: float = HOLD_TIMEOUT) -> None:
+        self.method, self.path_prefix, self.timeout = method, path_prefix, timeout
+        self.arrived = threading.Event()
+        self.answered = threading.Event()
+        self.timed_out = False
+        self._go = threading.Event()
+        self._cancelled = False  # released by reset(): the request is dropped, never handled
+
+    def release(self) -> None:
+        """Let the held request go on, to be handled normally."""
+        self._go.set()
+
+    def _cancel(self) -> None:
+        self._cancelled = True
+        self._go.set()
+
+    def _wait(self) -> str:
+        """Block the request's thread (not holding the fake's lock): "go", "cancel" or "timeout"."""
+        if not self._go.wait(self.timeout):
+            self.timed_out = True
+            return "timeout"
+        return "cancel" if self._cancelled else "go"
+
+    def __repr__(self) -> str:
+        return f"<Gate {self.method} {self.path_prefix} arrived={self.arrived.is_set()}>"
+
+
+@dataclass(eq=False)
+class _Fault:
+    """One injected fault (hang, drop or hold) waiting for its next ``count`` matching requests."""
+
+    kind: Literal["hang", "drop", "hold"]
+    method: str
+    path_prefix: str
+    count: int = 1
+    seconds: float = 0.0
+    after_handling: bool = False
+    gate: Gate | None = None
+    #: set by reset(): a hang in progress stops waiting and drops its connection
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.method == method and path.startswith(self.path_prefix)
+
+
+class _Dropped(ConnectionAbortedError):
+    """Raised out of the WSGI app after closing the socket: werkzeug treats a ConnectionError
+    as a connection the client dropped, and neither answers nor logs anything."""
+
+
+def _drop(environ: dict[str, Any]) -> typing.NoReturn:
+    """Close the request's TCP connection without an HTTP answer (the client sees the server
+    hang up: requests' ConnectionError, stripe.APIConnectionError)."""
+    sock: socket.socket = environ["werkzeug.socket"]
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # the client has gone already
+    raise _Dropped("connection dropped by FakeStripe (drop_next / reset)")
+
+
 class _QuietHandler(WSGIRequestHandler):
     protocol_version = "HTTP/1.0"  # one request per connection: nothing left open at shutdown
 
@@ -263,6 +356,8 @@ class FakeStripe:
 
     def __init__(self) -> None:
         self.api_key = "sk_test_fake" + secrets.token_hex(12)
+        #: where Checkout Sessions say the buyer pays (Stripe's hosted page); reset() restores it
+        self.hosted_base = "https://checkout.stripe.com"
         self.webhook_secret = "whsec_" + secrets.token_hex(16)
         self.base_url = ""
         self.sessions: dict[str, dict[str, Any]] = {}
@@ -274,12 +369,15 @@ class FakeStripe:
         self.requests: list[dict[str, Any]] = []
         self._idempotent: dict[str, tuple[Any, int, str]] = {}
         self._failures: list[list[Any]] = []
+        self._faults: list[_Fault] = []  # hang, drop and hold, in the order they were asked for
+        self._in_flight: set[_Fault] = set()  # faults whose request is waiting right now
         self._lock = threading.RLock()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         get = self._retrieve
         self._routes = [
             ("POST", r"/v1/checkout/sessions", SessionCreateParams, self._create_session),
+            ("GET", r"/v1/checkout/sessions", SessionListParams, self._list_sessions),
             ("GET", r"/v1/checkout/sessions/(?P<session>[^/]+)", SessionRetrieveParams,
              partial(get, self.sessions, "checkout.session")),
             ("POST", r"/v1/checkout/sessions/(?P<session>[^/]+)/expire", SessionExpireParams, self._post_expire),
@@ -314,26 +412,97 @@ class FakeStripe:
                 store.clear()
             self.requests.clear()
             self._failures.clear()
+            self.hosted_base = "https://checkout.stripe.com"
+            # Requests waiting in a hang or at a gate stop waiting and are dropped unhandled,
+            # so nothing from the last test lands in the next one's fresh state.
+            for fault in [*self._faults, *self._in_flight]:
+                fault.cancelled.set()
+                if fault.gate is not None:
+                    fault.gate._cancel()
+            self._faults.clear()
+            self._in_flight.clear()
 
     # ------------------------------------------------------------ HTTP
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        headers = dict(request.headers)
+        method, path, headers = request.method, request.path, dict(request.headers)
+        try:
+            params = _decode([*request.args.items(multi=True), *request.form.items(multi=True)])
+            error = None
+        except FakeStripeError as exc:
+            params, error = {}, exc
         with self._lock:
-            try:
-                params = _decode([*request.args.items(multi=True), *request.form.items(multi=True)])
-                self.requests.append({"method": request.method, "path": request.path, "params": params,
-                                      "headers": headers})
-                status, body, extra = self._handle(request.method, request.path, params, headers)
-            except FakeStripeError as exc:
-                status, body, extra = exc.status, json.dumps(exc.body, indent=2), {}
-            except Exception as exc:  # a bug in the fake: still answer as Stripe would, naming it
-                error = FakeStripeError(500, f"FakeStripe failed: {exc!r}", type="api_error")
-                status, body, extra = 500, json.dumps(error.body, indent=2), {"Stripe-Should-Retry": "false"}
+            entry: dict[str, Any] = {"method": method, "path": path, "params": params, "headers": headers}
+            self.requests.append(entry)
+            fault = self._take_fault(method, path)
+            if fault is not None:
+                entry["fault"] = fault.kind
+                self._in_flight.add(fault)
+        try:
+            if fault is not None and not fault.after_handling:
+                self._before_handling(fault, environ)  # waits, outside the lock; may drop
+            with self._lock:
+                if fault is not None and fault.cancelled.is_set():
+                    _drop(environ)  # reset() while it waited: never handled
+                if fault is not None and fault.gate is not None and fault.gate.timed_out:
+                    timed_out = FakeStripeError(500, f"FakeStripe.hold: {fault.gate!r} was never released "
+                                                f"(waited {fault.gate.timeout:g} s).", type="api_error")
+                    status, body, extra = 500, json.dumps(timed_out.body, indent=2), {"Stripe-Should-Retry": "false"}
+                elif error is not None:
+                    status, body, extra = error.status, json.dumps(error.body, indent=2), {}
+                else:
+                    status, body, extra = self._answer(method, path, params, headers)
+            if fault is not None and fault.after_handling:
+                # Stripe did the work; the answer is late or lost on the way back.
+                if fault.kind == "hang":
+                    fault.cancelled.wait(fault.seconds)
+                if fault.kind == "drop" or fault.cancelled.is_set():
+                    _drop(environ)
+        finally:
+            if fault is not None:
+                with self._lock:
+                    self._in_flight.discard(fault)
+                if fault.gate is not None:
+                    fault.gate.answered.set()
         response = Response(body, status, mimetype="application/json",
                             headers={"Request-Id": _new_id("req_", 14), "Stripe-Version": stripe.api_version, **extra})
         return response(environ, start_response)
+
+    def _answer(self, method: str, path: str, params: dict[str, Any], headers: dict[str, str]
+                ) -> tuple[int, str, dict[str, str]]:
+        """Handle one request (under the lock), answering even a bug in the fake as Stripe would."""
+        try:
+            return self._handle(method, path, params, headers)
+        except FakeStripeError as exc:
+            return exc.status, json.dumps(exc.body, indent=2), {}
+        except Exception as exc:  # a bug in the fake: still answer as Stripe would, naming it
+            error = FakeStripeError(500, f"FakeStripe failed: {exc!r}", type="api_error")
+            return 500, json.dumps(error.body, indent=2), {"Stripe-Should-Retry": "false"}
+
+    def _take_fault(self, method: str, path: str) -> _Fault | None:
+        """The first hang, drop or hold waiting for this request (called under the lock)."""
+        for fault in self._faults:
+            if fault.matches(method, path):
+                fault.count -= 1
+                if fault.count <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    @staticmethod
+    def _before_handling(fault: _Fault, environ: dict[str, Any]) -> None:
+        """A fault that strikes before the request is handled (never under the lock)."""
+        if fault.kind == "hold":
+            assert fault.gate is not None
+            fault.gate.arrived.set()
+            if fault.gate._wait() == "cancel":
+                _drop(environ)
+        elif fault.kind == "hang":
+            if fault.cancelled.wait(fault.seconds):
+                _drop(environ)
+        elif fault.kind == "drop":
+            _drop(environ)
 
     def _handle(self, method: str, path: str, params: dict[str, Any], headers: dict[str, str]
                 ) -> tuple[int, str, dict[str, str]]:
@@ -487,11 +656,23 @@ class FakeStripe:
             "metadata": metadata, "mode": p["mode"], "payment_intent": None,
             "payment_method_types": p.get("payment_method_types", ["card"]), "payment_status": "unpaid", "status": "open", "success_url": p["success_url"],
             "tax_id_collection": p.get("tax_id_collection", {"enabled": False}),
-            "url": f"{self.base_url}/pay/{session_id}",
+            "url": f"{self.hosted_base}/c/pay/{session_id}",
         }
         self.sessions[session_id] = session
         self.session_params[session_id] = p
         return session
+
+    def _list_sessions(self, p: dict[str, Any]) -> dict[str, Any]:
+        """GET /v1/checkout/sessions with `status` and `created[gte]` (newest first, one page:
+        the tests make few sessions)."""
+        created = p.get("created") or {}
+        since = int(created.get("gte", 0)) if isinstance(created, dict) else int(created)
+        found = [s for s in self.sessions.values()
+                 if (not p.get("status") or s["status"] == p["status"]) and s["created"] >= since]
+        found.sort(key=lambda s: s["created"], reverse=True)
+        limit = int(p.get("limit", 10))
+        return {"object": "list", "url": "/v1/checkout/sessions", "has_more": len(found) > limit,
+                "data": found[:limit]}
 
     def _retrieve(self, store: dict[str, dict[str, Any]], name: str, p: dict[str, Any], **path: str
                   ) -> dict[str, Any]:
@@ -672,6 +853,29 @@ class FakeStripe:
         ``Stripe-Should-Retry`` header stripe-python obeys). Not stored under idempotency keys."""
         with self._lock:
             self._failures.append([method.upper(), path_prefix, status, count, should_retry])
+
+    def hang_next(self, method: str, path_prefix: str, seconds: float, *, count: int = 1,
+                  after_handling: bool = False) -> None:
+        """The next ``count`` matching requests wait ``seconds`` before they are handled (Stripe is
+        slow), or with ``after_handling`` are handled at once and then wait before answering (the
+        work is done, the answer late). Only the hanging request waits: other calls go on."""
+        with self._lock:
+            self._faults.append(_Fault("hang", method.upper(), path_prefix, count, seconds, after_handling))
+
+    def drop_next(self, method: str, path_prefix: str, *, count: int = 1, after_handling: bool = False) -> None:
+        """Close the connection of the next ``count`` matching requests without an HTTP answer
+        (stripe.APIConnectionError for the client): before handling them, or with
+        ``after_handling`` after the work is done (the object exists; the answer was lost)."""
+        with self._lock:
+            self._faults.append(_Fault("drop", method.upper(), path_prefix, count, after_handling=after_handling))
+
+    def hold(self, method: str, path_prefix: str, *, timeout: float = HOLD_TIMEOUT) -> Gate:
+        """Keep the next matching request waiting until ``gate.release()``; it is then handled
+        normally. ``gate.arrived`` tells when it came in; ``gate.answered`` when it was answered."""
+        gate = Gate(method.upper(), path_prefix, timeout)
+        with self._lock:
+            self._faults.append(_Fault("hold", method.upper(), path_prefix, gate=gate))
+        return gate
 
     def event(self, type: str, obj: dict[str, Any], *, event_id: str | None = None,
               created: int | None = None) -> dict[str, Any]:

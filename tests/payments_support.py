@@ -14,7 +14,8 @@ from werkzeug.test import TestResponse
 from portal.db import utcnow
 from portal.licences.models import Licence
 from portal.licensing import services
-from portal.licensing.models import AuditEvent, RepublishRequest
+from portal.audit import AuditEvent
+from portal.licensing.models import RepublishRequest
 from portal.money import Money
 from portal.notifications.models import OutboxEmail
 from portal.payments.models import Payment
@@ -76,7 +77,7 @@ def quoted_request(app: Flask, db: Session, *, amount: int = 25000, currency: st
         row.payment_method = payment_method
         services.quote(session, row, services.QuoteInput(
             fee=Money(amount, currency), valid_until=utcnow() + timedelta(days=valid_days)),
-            actor="staff:1")
+            actor="staff:1", currencies=app.config["CURRENCIES"])
         token = services.new_status_token(session, row.id)
         session.commit()
         session.close()

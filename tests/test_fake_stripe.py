@@ -1,9 +1,13 @@
 """The fake Stripe API (tests/fake_stripe.py), driven by the real stripe-python client over HTTP."""
 
+from __future__ import annotations
+
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -58,7 +62,7 @@ def test_create_and_retrieve_session(fake_stripe: FakeStripe, client: stripe.Str
     )
     assert session.id.startswith("cs_test_")
     assert session.object == "checkout.session"
-    assert session.url == f"{fake_stripe.base_url}/pay/{session.id}"
+    assert session.url == f"https://checkout.stripe.com/c/pay/{session.id}"  # Stripe's hosted page
     assert (session.amount_total, session.amount_subtotal, session.currency) == (11500, 11500, "eur")
     assert (session.status, session.payment_status, session.mode) == ("open", "unpaid", "payment")
     assert session.metadata.to_dict() == {"quote_id": "3"}
@@ -358,6 +362,177 @@ def test_reset_clears_everything(fake_stripe: FakeStripe, client: stripe.StripeC
     assert not (fake_stripe.sessions or fake_stripe.payment_intents or fake_stripe.charges or fake_stripe.requests)
     with pytest.raises(stripe.InvalidRequestError, match="No such checkout.session"):  # not the injected 500
         client.v1.checkout.sessions.retrieve("cs_test_gone")
+
+
+def test_hosted_page_address_can_change(fake_stripe: FakeStripe, client: stripe.StripeClient) -> None:  # noqa: F811
+    fake_stripe.hosted_base = "https://hosted.example"
+    assert create(client).url.startswith("https://hosted.example/c/pay/cs_test_")
+    fake_stripe.reset()
+    assert create(client).url.startswith("https://checkout.stripe.com/c/pay/cs_test_")
+
+
+# ------------------------------------------------------------------ faults: slow answers, lost connections, gates
+
+
+@pytest.fixture
+def quick(fake_stripe: FakeStripe) -> Iterator[stripe.StripeClient]:  # noqa: F811
+    """A client that gives up after one second and never retries (a hang shows as a timeout)."""
+    http = stripe.RequestsClient(timeout=1)
+    yield stripe.StripeClient(fake_stripe.api_key, base_addresses={"api": fake_stripe.base_url},
+                              max_network_retries=0, http_client=http)
+    http.close()
+
+
+class Call:
+    """One Stripe call running in a thread of its own: its result or error, and its timing."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        self._thread = threading.Thread(target=self._run, args=(call,), daemon=True)
+        self._thread.start()
+
+    def _run(self, call: Callable[[], Any]) -> None:
+        started = time.monotonic()
+        try:
+            self.result = call()
+        except BaseException as exc:  # handed to the test by join()
+            self.error = exc
+        self.seconds = time.monotonic() - started
+
+    def join(self, timeout: float = 5) -> Call:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the call did not finish"
+        return self
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
+
+
+def timed(call: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.monotonic()
+    result = call()
+    return result, time.monotonic() - started
+
+
+def test_hang_times_out_while_other_calls_are_served(fake_stripe: FakeStripe, quick: stripe.StripeClient
+                                                     ) -> None:  # noqa: F811
+    other = create(quick)
+    fake_stripe.hang_next("POST", "/v1/checkout/sessions", 1.5)
+    hung = Call(lambda: create(quick))
+    wait_for(lambda: fake_stripe.requests[-1].get("fault") == "hang")
+
+    # While the create hangs, the fake answers everything else at once (its lock is free).
+    again, seconds = timed(lambda: quick.v1.checkout.sessions.retrieve(other.id))
+    assert again.id == other.id and seconds < 0.5
+    _, seconds = timed(lambda: fake_stripe.pay(other.id))
+    assert seconds < 0.5
+
+    hung.join()
+    assert isinstance(hung.error, stripe.APIConnectionError), hung.error
+    assert "ReadTimeout" in str(hung.error) and 0.9 <= hung.seconds < 2
+    assert list(fake_stripe.sessions) == [other.id]  # not handled yet...
+    wait_for(lambda: len(fake_stripe.sessions) == 2)  # ...Stripe did it late, after the client gave up
+
+
+def test_short_hang_is_only_slow(fake_stripe: FakeStripe, quick: stripe.StripeClient) -> None:  # noqa: F811
+    fake_stripe.hang_next("POST", "/v1/checkout/sessions", 0.3)
+    session, seconds = timed(lambda: create(quick))
+    assert 0.3 <= seconds < 1 and list(fake_stripe.sessions) == [session.id]
+    _, seconds = timed(lambda: create(quick))  # count=1: the next one is not slowed
+    assert seconds < 0.3
+
+
+def test_hang_after_handling(fake_stripe: FakeStripe, quick: stripe.StripeClient) -> None:  # noqa: F811
+    fake_stripe.hang_next("POST", "/v1/checkout/sessions", 3, after_handling=True)
+    options: Any = {"idempotency_key": "quote-3-a1"}
+    with pytest.raises(stripe.APIConnectionError, match="ReadTimeout"):
+        quick.v1.checkout.sessions.create(params=session_params(), options=options)
+    (created,) = fake_stripe.sessions  # Stripe made the session; its answer never came
+    # the retry with the same key gets that session back, not a second one
+    retried = quick.v1.checkout.sessions.create(params=session_params(), options=options)
+    assert retried.id == created and retried.last_response.headers["Idempotent-Replayed"] == "true"
+    assert len(fake_stripe.sessions) == 1
+
+
+def test_drop_closes_the_connection_without_an_answer(fake_stripe: FakeStripe, quick: stripe.StripeClient
+                                                      ) -> None:  # noqa: F811
+    fake_stripe.drop_next("POST", "/v1/checkout/sessions", count=2)
+    for _ in range(2):
+        with pytest.raises(stripe.APIConnectionError, match="RemoteDisconnected|Connection aborted") as raised:
+            create(quick)
+        assert raised.value.http_status is None  # no HTTP answer at all, not a 5xx
+    assert fake_stripe.sessions == {}
+    assert [r.get("fault") for r in fake_stripe.requests] == ["drop", "drop"]
+    assert create(quick).id in fake_stripe.sessions  # the third goes through
+
+
+def test_drop_after_handling_keeps_the_object(fake_stripe: FakeStripe, quick: stripe.StripeClient
+                                              ) -> None:  # noqa: F811
+    fake_stripe.drop_next("POST", "/v1/checkout/sessions", after_handling=True)
+    options: Any = {"idempotency_key": "quote-3-a2"}
+    with pytest.raises(stripe.APIConnectionError):
+        quick.v1.checkout.sessions.create(params=session_params(), options=options)
+    (created,) = fake_stripe.sessions
+    assert fake_stripe.sessions[created]["status"] == "open"
+    assert quick.v1.checkout.sessions.create(params=session_params(), options=options).id == created
+
+    session = create(quick)
+    fake_stripe.drop_next("POST", f"/v1/checkout/sessions/{session.id}/expire", after_handling=True)
+    with pytest.raises(stripe.APIConnectionError):
+        quick.v1.checkout.sessions.expire(session.id)
+    assert fake_stripe.sessions[session.id]["status"] == "expired"
+
+
+def test_hold_until_released(fake_stripe: FakeStripe, quick: stripe.StripeClient) -> None:  # noqa: F811
+    other = create(quick)
+    gate = fake_stripe.hold("POST", "/v1/checkout/sessions")
+    held = Call(lambda: create(quick, client_reference_id="held"))
+    assert gate.arrived.wait(5)
+    # Held: nothing made yet, and everything else is served meanwhile (the next create too:
+    # a gate holds one request).
+    assert list(fake_stripe.sessions) == [other.id]
+    assert quick.v1.checkout.sessions.retrieve(other.id).id == other.id
+    fake_stripe.pay(other.id)
+    later = create(quick, client_reference_id="later")
+    assert not gate.answered.is_set()
+
+    gate.release()
+    assert gate.answered.wait(5)
+    held.join()
+    assert held.error is None, held.error
+    assert list(fake_stripe.sessions) == [other.id, later.id, held.result.id]  # made after "later"
+    assert fake_stripe.sessions[held.result.id]["client_reference_id"] == "held"
+
+
+def test_forgotten_gate_gives_up(fake_stripe: FakeStripe, quick: stripe.StripeClient) -> None:  # noqa: F811
+    gate = fake_stripe.hold("GET", "/v1/checkout/sessions/", timeout=0.3)
+    with pytest.raises(stripe.APIError, match="never released") as raised:
+        quick.v1.checkout.sessions.retrieve("cs_test_x")
+    assert raised.value.http_status == 500 and gate.timed_out and gate.answered.is_set()
+
+
+def test_reset_clears_faults_and_lets_held_requests_go(fake_stripe: FakeStripe, quick: stripe.StripeClient
+                                                       ) -> None:  # noqa: F811
+    gate = fake_stripe.hold("POST", "/v1/checkout/sessions")
+    held = Call(lambda: create(quick))
+    assert gate.arrived.wait(5)
+    fake_stripe.hang_next("GET", "/v1/", 10)
+    fake_stripe.drop_next("POST", "/v1/")
+
+    fake_stripe.reset()
+    assert gate.answered.wait(1)
+    held.join()
+    # dropped unhandled: the test that reset sees nothing made by the last one's requests
+    assert isinstance(held.error, stripe.APIConnectionError) and held.seconds < 1
+    assert fake_stripe.sessions == {}
+    session, seconds = timed(lambda: create(quick))  # no hang, no drop left
+    assert seconds < 0.5 and quick.v1.checkout.sessions.retrieve(session.id).id == session.id
 
 
 # ------------------------------------------------------------------ webhooks

@@ -32,7 +32,7 @@ from portal.articles.sanitise import (
     sanitise_html,
 )
 from portal.articles.urls import normalise_url
-from portal.db import transaction
+from portal.uow import unit_of_work as transaction
 
 FEEDS = Path(__file__).parent / "feeds"
 Importer = Callable[..., ImportReport]

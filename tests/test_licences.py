@@ -16,6 +16,7 @@ from portal.db import utcnow
 from portal.licences.models import Licence, LicenceStatus, LicenceTerms
 from portal.licences.services import publish_terms
 from portal.licensing import services
+from portal.workflows import decisions
 from portal.licensing.models import RepublishRequest
 from tests.factories import make_article, make_request
 from tests.payments_support import Buyer
@@ -52,7 +53,8 @@ def licensed(app: Flask, db: Session, article: Article | None = None,
     with app.test_request_context():
         session = app.extensions["portal.db"].sessionmaker()
         row = session.get(RepublishRequest, request.id)
-        services.approve_free(session, row, actor="staff:1")
+        decisions.approve_free(session, row.id, actor="staff:1", note=None,
+                               expected_version=None)
         token = services.new_status_token(session, row.id)
         session.commit()
         session.close()

@@ -13,7 +13,8 @@ from portal.licensing.lifecycle import (
     apply_transition,
     next_state,
 )
-from portal.licensing.models import AuditEvent, RepublishRequest
+from portal.audit import AuditEvent
+from portal.licensing.models import RepublishRequest
 from tests.factories import make_request
 
 S, A = RequestState, Action

@@ -17,7 +17,7 @@ from portal.licences.models import LicenceStatus
 from portal.licensing.models import Quote, RepublishRequest
 from portal.payments.models import DemoCheckout, Payment, PaymentStatus
 from portal.payments.provider import ProviderError
-from portal.payments.services import backend
+from portal.payments.registry import Providers
 from portal.staff.models import StaffRole
 from tests.factories import make_request
 from tests.payments_support import (
@@ -40,7 +40,9 @@ def demo_checkout(app: Flask, db: Session) -> tuple[int, Buyer, str]:
     response = buyer.accept()
     assert response.status_code == 303
     location = response.headers["Location"]
-    assert re.search(r"/payments/demo/demo_[\w-]+\?back=", location), location
+    # The status page's token never goes to the provider, the demo's page included.
+    assert re.search(r"/payments/demo/demo_[\w-]+$", location), location
+    assert buyer.token not in location
     return request_id, buyer, location.split("://", 1)[-1].split("/", 1)[1]
 
 
@@ -57,9 +59,13 @@ def test_the_demo_provider_takes_a_test_payment_through_the_same_confirmation_pa
     assert state(db, request_id) == "awaiting_payment"
     paid = buyer.client.post(f"/payments/demo/{ref}/pay",
                              data={"csrf_token": buyer.csrf(), "back": buyer.token})
-    assert paid.status_code == 303 and paid.headers["Location"].endswith(f"{buyer.url}/payment")
+    # Back to the portal's return address (a key of the checkout's own, not the token),
+    # which confirms with the provider and leads this browser back to its status page.
+    assert paid.status_code == 303 and re.search(r"/payments/[\w-]{16,64}/return$",
+                                                 paid.headers["Location"])
+    assert buyer.token not in paid.headers["Location"]
     confirmed = buyer.client.get(paid.headers["Location"])
-    assert confirmed.status_code == 303
+    assert confirmed.status_code == 303 and confirmed.headers["Location"].endswith(buyer.url)
     assert state(db, request_id) == "licensed"
     (licence,) = licences(db, request_id)
     assert licence.number in buyer.page().get_data(as_text=True)
@@ -91,7 +97,7 @@ def test_the_demo_provider_is_refused_in_production(app: Flask, db: Session) -> 
     app.config["ENV"] = "production"
     assert buyer.client.get("/" + checkout_path).status_code == 404
     with app.app_context(), pytest.raises(ProviderError, match="refused in production"):
-        backend(db, "demo")
+        Providers(app).get("demo")
 
 
 def _mark_paid(client: FlaskClient, db: Session, payment: Payment, amount: str):

@@ -67,6 +67,7 @@ def test_accept_and_pay_sends_the_buyer_to_a_checkout_for_exactly_the_quote(
     (payment,) = payments(db, request_id)
     quote = db.get(Quote, payment.quote_id)
     assert params["metadata"] == {
+        "portal": app.config["BASE_URL"],
         "request": quote.request.reference, "quote_id": str(quote.id), "quote_version": "1",
         "payment_id": str(payment.id)}
     assert params["payment_intent_data"]["metadata"] == params["metadata"]
@@ -74,8 +75,11 @@ def test_accept_and_pay_sends_the_buyer_to_a_checkout_for_exactly_the_quote(
     assert params["customer_email"] == BUYER
     assert params["tax_id_collection"] == {"enabled": True}
     assert params["invoice_creation"]["enabled"] is True
-    assert params["success_url"].endswith(f"{buyer.url}/payment")
-    assert params["cancel_url"].endswith(buyer.url)
+    # The status page's token never reaches Stripe: the buyer comes back to addresses with
+    # a random key of the checkout's own.
+    assert buyer.token not in json.dumps(params)
+    assert params["success_url"] == f"{app.config['BASE_URL']}/payments/{payment.return_key}/return"
+    assert params["cancel_url"] == f"{app.config['BASE_URL']}/payments/{payment.return_key}/cancelled"
     # no later than the quote, and within Stripe's 30 minutes to 24 hours
     expires = datetime.fromtimestamp(params["expires_at"], UTC)
     assert expires <= quote.valid_until

@@ -409,7 +409,8 @@ def test_requote_and_accept_at_the_same_moment_exactly_one_wins(
         offer = services.QuoteInput(fee=Money(99900, "GBP"),
                                     valid_until=datetime.now(UTC) + timedelta(days=5),
                                     override_reason="Bigger audience")
-        services.quote(staff_side, staff_copy, offer, actor="staff:1")
+        services.quote(staff_side, staff_copy, offer, actor="staff:1",
+                       currencies=app.config["CURRENCIES"])
         staff_side.commit()
         with pytest.raises(StaleDataError):
             services.accept_quote(requester_side, requester_copy, quote_version=1)

@@ -21,6 +21,7 @@ from portal.licences import tracking
 from portal.licences.models import Licence
 from portal.licences.tracking import PIXEL, LicenceView
 from portal.licensing import services
+from portal.workflows import decisions
 from portal.licensing.models import RepublishRequest
 from portal.staff.models import StaffRole
 from tests.factories import make_request
@@ -68,7 +69,8 @@ def issue_licence(app: Flask, db: Session, **changes: object) -> Issued:
         session = app.extensions["portal.db"].sessionmaker()
         row = session.get(RepublishRequest, made.id)
         assert row is not None
-        services.approve_free(session, row, actor="staff:1")
+        decisions.approve_free(session, row.id, actor="staff:1", note=None,
+                               expected_version=None)
         session.commit()
         licence = session.scalar(select(Licence).where(Licence.request_id == made.id))
         assert licence is not None

@@ -5,7 +5,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from portal.articles.importer import FeedError, import_feed
-from portal.db import transaction
+from portal.uow import unit_of_work
 
 articles_cli = AppGroup("articles", help="The article catalogue.")
 
@@ -21,7 +21,7 @@ def import_command(source: str) -> None:
     config = current_app.config
     click.echo(f"Importing {source}")
     try:
-        with transaction() as db:
+        with unit_of_work() as db:
             report = import_feed(
                 db,
                 source,
@@ -31,7 +31,7 @@ def import_command(source: str) -> None:
                 progress=click.echo,
             )
             # Holders of active licences get the corrected copy, in the same transaction.
-            from portal.licences.services import tell_licensees_of_correction
+            from portal.workflows.takedown import tell_licensees_of_correction
 
             told = tell_licensees_of_correction(db, report.corrected)
             if told:

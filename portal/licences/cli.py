@@ -3,7 +3,7 @@
 import click
 from flask.cli import AppGroup
 
-from portal import db as database
+from portal.uow import unit_of_work
 from portal.licences.services import expire_licences, remind_renewals
 
 licences_cli = AppGroup("licences", help="Licences.")
@@ -12,7 +12,7 @@ licences_cli = AppGroup("licences", help="Licences.")
 @licences_cli.command("expire")
 def expire() -> None:
     """Expire licences whose term has ended; remind those ending within 14 days."""
-    with database.transaction() as db:
+    with unit_of_work() as db:
         ended = expire_licences(db)
         for licence in ended:
             click.echo(f"  expired   {licence.number}  {licence.licensee}")

@@ -1,7 +1,7 @@
 """Issuing licences and changing their status; each change is audited and the licensee told.
 
-Called by the payment services (a confirmed payment, a refund, a dispute) and by the
-licensing services (approval free of charge), in the caller's transaction.
+Called by portal.workflows (a confirmed payment, approval free of charge, a refund, a
+dispute, a takedown) and by the time-based jobs, in the caller's transaction.
 """
 
 import calendar
@@ -11,17 +11,22 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.audit import record_event
+
 from portal.db import utcnow
+from portal.licences.lifecycle import ACTION_TO, LICENCES, LicenceAction, set_licence_status
 from portal.licences.models import Licence, LicenceStatus, LicenceTerms
-from portal.licensing.lifecycle import record_event
 from portal.licensing.models import RepublishRequest
 from portal.money import Money
-from portal.licensing.notify import requester_update, tell_requester
+from portal.notifications.people import requester_update, tell_requester
 from portal.sequences import next_value
+from portal.uow import DomainError
 
 
-class LicenceAlreadyIssued(Exception):
-    """One request gets at most one licence."""
+class LicenceAlreadyIssued(DomainError):
+    """One request gets at most one licence (HTTP 409)."""
+
+    status = 409
 
 
 #: the first version of the terms, stored on first use
@@ -100,12 +105,11 @@ def issue_licence(db: Session, request: RepublishRequest, *, fee: Money, actor: 
         currency=fee.currency,
         payment_id=payment_id,
         terms_id=current_terms(db).id,
-        status=LicenceStatus.ACTIVE,
         issued_at=utcnow(),
     )
+    licence.request = request
     db.add(licence)
-    record_event(db, request, "licence", "issue_licence", actor=actor, before=None,
-                 after=LicenceStatus.ACTIVE.value, reason=licence.number)
+    set_licence_status(db, licence, LicenceAction.ISSUE, actor=actor, reason=licence.number)
     return licence
 
 
@@ -124,17 +128,14 @@ _STATUS_NEWS = {
 def set_status(db: Session, licence: Licence, status: LicenceStatus, *, reason: str,
                actor: str) -> bool:
     """Move the licence to `status` (audited, licensee told). False when it already was."""
-    if licence.status == status:
+    action = ACTION_TO[status]
+    if not LICENCES.can(licence.status, action):
+        # Already so, or final (revoked, expired): a late event (a dispute closing after a
+        # refund) changes nothing.
         return False
-    if licence.status in (LicenceStatus.REVOKED, LicenceStatus.EXPIRED):
-        # Final: a late event (a dispute closing after a refund) changes nothing.
-        return False
-    before = licence.status
-    licence.status = status
+    set_licence_status(db, licence, action, actor=actor, reason=reason)
     licence.status_reason = None if status == LicenceStatus.ACTIVE else reason
     request = licence.request
-    record_event(db, request, "licence", f"licence_{status.value}", actor=actor,
-                 before=before.value, after=status.value, reason=reason)
     headline, lead = _STATUS_NEWS[status]
     requester_update(db, request, headline, lead.format(number=licence.number, reason=reason))
     return True
@@ -154,13 +155,10 @@ def expire_licences(db: Session, *, today: date | None = None) -> list[Licence]:
                                              Licence.ends_on < today)
                        .order_by(Licence.id)).all()
     for licence in ended:
-        before = licence.status
-        licence.status = LicenceStatus.EXPIRED
         licence.status_reason = f"its term ended on {licence.ends_on:%d %B %Y}"
+        set_licence_status(db, licence, LicenceAction.EXPIRE, actor="system",
+                           reason=licence.status_reason)
         request = licence.request
-        record_event(db, request, "licence", "licence_expired", actor="system",
-                     before=before.value, after=LicenceStatus.EXPIRED.value,
-                     reason=licence.status_reason)
         requester_update(
                 db, request,
                 headline=f"licence {licence.number} has ended",
@@ -199,50 +197,18 @@ def remind_renewals(db: Session, *, today: date | None = None) -> list[Licence]:
 
 # -- Corrections and takedowns --------------------------------------------------------------
 
-def _holders(db: Session, article_id: int, statuses: tuple[LicenceStatus, ...]
-             ) -> list[Licence]:
+def holders(db: Session, article_id: int, statuses: tuple[LicenceStatus, ...]
+            ) -> list[Licence]:
+    """The article's licences in these statuses."""
     return list(db.scalars(select(Licence).where(Licence.article_id == article_id,
                                                  Licence.status.in_(statuses))
                            .order_by(Licence.id)))
 
 
-def tell_licensees_of_correction(db: Session, article_ids: list[int]) -> int:
-    """E-mail the corrected copy to holders of active licences of these articles."""
-    from flask import current_app
-
-    from portal.licences.copy import build_copy
-    from portal.urls import external
-
-    told = 0
-    for article_id in article_ids:
-        for licence in _holders(db, article_id, (LicenceStatus.ACTIVE,)):
-            if not licence.is_active:
-                continue
-            copy = build_copy(licence, publisher=current_app.config["PUBLISHER_NAME"],
-                              tracking_url=external(f"/t/{licence.tracking_key}.gif"))
-            request = licence.request
-            record_event(db, request, "licence", "correction_sent", actor="system",
-                         before=licence.status.value, after=licence.status.value,
-                         reason=f"article revision {licence.article.revision}")
-            tell_requester(db, request, "licence_correction", licence=licence,
-                           copy_text=copy.text)
-            told += 1
-    return told
-
-
-def withdraw_article(db: Session, article_id: int, *, reason: str, actor: str) -> int:
-    """Take an article down (legal reasons): it is no longer licensable, and every licence
-    of it still in force is revoked, its holder told to take the copy down."""
-    from portal.articles.models import Article
-
-    article = db.get(Article, article_id)
-    if article is None:
-        raise ValueError("No such article.")
-    article.is_licensable = False
-    article.rights_reason = f"Withdrawn by the publisher: {reason}"[:1000]
-    revoked = 0
-    for licence in _holders(db, article_id, (LicenceStatus.ACTIVE, LicenceStatus.SUSPENDED)):
-        if set_status(db, licence, LicenceStatus.REVOKED, actor=actor,
-                      reason=f"the publisher withdrew the article ({reason})"):
-            revoked += 1
-    return revoked
+def tell_of_correction(db: Session, licence: Licence, *, copy_text: str) -> None:
+    """E-mail the corrected copy to the holder of an active licence."""
+    request = licence.request
+    record_event(db, request, "licence", "correction_sent", actor="system",
+                 before=licence.status.value, after=licence.status.value,
+                 reason=f"article revision {licence.article.revision}")
+    tell_requester(db, request, "licence_correction", licence=licence, copy_text=copy_text)

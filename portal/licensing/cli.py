@@ -3,7 +3,7 @@
 import click
 from flask.cli import AppGroup
 
-from portal import db as database
+from portal.uow import unit_of_work
 from portal.licensing.services import expire_quotes
 
 requests_cli = AppGroup("requests", help="Republishing requests.")
@@ -12,7 +12,7 @@ requests_cli = AppGroup("requests", help="Republishing requests.")
 @requests_cli.command("expire")
 def expire() -> None:
     """Expire quotes whose validity has ended, and tell each requester."""
-    with database.transaction() as db:
+    with unit_of_work() as db:
         expired = expire_quotes(db)
         for request in expired:
             click.echo(f"  expired  {request.reference}  {request.requester_email}")

@@ -1,18 +1,24 @@
-"""The request lifecycle: its states, the one table of allowed transitions, and the audit log.
+"""The lifecycles of requests and of their quotes: states, and the one table of allowed
+transitions of each.
 
-Only apply_transition() assigns a request's state, and it writes the audit event in the same
-breath (same transaction), so no state change goes unrecorded.
+Only apply_transition() assigns a request's state and only set_quote_status() a quote's,
+and each writes the audit event in the same breath (same transaction), so no change goes
+unrecorded.
 """
 
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from portal.audit import record_event
 from portal.db import utcnow
+from portal.lifecycle import InvalidTransition, Lifecycle
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from portal.licensing.models import RepublishRequest
+    from portal.licensing.models import Quote, RepublishRequest
+
+__all__ = ["InvalidTransition"]
 
 
 class RequestState(StrEnum):
@@ -94,27 +100,16 @@ TRANSITIONS: dict[tuple[RequestState | None, Action], RequestState] = {
     (S.QUOTED, A.EXPIRE): S.EXPIRED,
     (S.AWAITING_PAYMENT, A.EXPIRE): S.EXPIRED,
 }
-
-
-class InvalidTransition(Exception):
-    """The action is not allowed in the request's current state (HTTP 409)."""
-
-    def __init__(self, state: RequestState | None, action: Action) -> None:
-        self.state, self.action = state, action
-        where = f"a request that is {state.value.replace('_', ' ')}" if state else "no request"
-        super().__init__(f"You cannot {action.value.replace('_', ' ')} {where}.")
+REQUESTS: Lifecycle[RequestState, Action] = Lifecycle("request", TRANSITIONS)
 
 
 def allowed_actions(state: RequestState | None) -> set[str]:
     """The actions the table allows in `state` (pages show only those buttons)."""
-    return {action.value for (before, action) in TRANSITIONS if before == state}
+    return REQUESTS.allowed(state)
 
 
 def next_state(state: RequestState | None, action: Action) -> RequestState:
-    try:
-        return TRANSITIONS[state, action]
-    except KeyError:
-        raise InvalidTransition(state, action) from None
+    return REQUESTS.next_state(state, action)
 
 
 def apply_transition(
@@ -127,8 +122,6 @@ def apply_transition(
     initial: bool = False,
 ) -> None:
     """Move the request on by `action` and record who did it, when, and why."""
-    from portal.licensing.models import AuditEvent
-
     before = None if initial else request.state
     after = next_state(before, action)
     request.state = after
@@ -136,32 +129,54 @@ def apply_transition(
     # transition an UPDATE of the request, so its version column turns away a concurrent
     # action that read the request before this one.
     request.updated_at = utcnow()
-    db.add(
-        AuditEvent(
-            request=request,
-            actor=actor,
-            action=action.value,
-            from_state=before.value if before else None,
-            to_state=after.value,
-            reason=reason,
-            created_at=utcnow(),
-        )
-    )
+    record_event(db, request, "request", action.value, actor=actor,
+                 before=before.value if before else None, after=after.value, reason=reason)
 
 
-def record_event(
-    db: "Session",
-    request: "RepublishRequest",
-    subject: str,
-    action: str,
-    *,
-    actor: str,
-    before: str | None,
-    after: str,
-    reason: str | None = None,
-) -> None:
-    """Audit a change of a payment's or a licence's status on its request's timeline."""
-    from portal.licensing.models import AuditEvent
+# -- Quotes ---------------------------------------------------------------------------------
 
-    db.add(AuditEvent(request=request, subject=subject, actor=actor, action=action,
-                      from_state=before, to_state=after, reason=reason, created_at=utcnow()))
+class QuoteStatus(StrEnum):
+    #: the current offer, open for acceptance until valid_until
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    #: the requester declined it
+    DECLINED = "declined"
+    #: replaced by a newer version
+    SUPERSEDED = "superseded"
+    EXPIRED = "expired"
+    #: the request was withdrawn, declined or approved free while this quote was open
+    VOID = "void"
+
+
+class QuoteAction(StrEnum):
+    OFFER = "offer"
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    SUPERSEDE = "supersede"
+    EXPIRE = "expire"
+    VOID = "void"
+
+
+Q, QA = QuoteStatus, QuoteAction
+QUOTE_TRANSITIONS: dict[tuple[QuoteStatus | None, QuoteAction], QuoteStatus] = {
+    (None, QA.OFFER): Q.OPEN,
+    (Q.OPEN, QA.ACCEPT): Q.ACCEPTED,
+    (Q.OPEN, QA.DECLINE): Q.DECLINED,
+    # Closing the quote still in play: open, or accepted and waiting for payment.
+    **{(state, action): target
+       for state in (Q.OPEN, Q.ACCEPTED)
+       for action, target in ((QA.SUPERSEDE, Q.SUPERSEDED), (QA.EXPIRE, Q.EXPIRED),
+                              (QA.VOID, Q.VOID))},
+}
+QUOTES: Lifecycle[QuoteStatus, QuoteAction] = Lifecycle("quote", QUOTE_TRANSITIONS)
+
+
+def set_quote_status(db: "Session", quote: "Quote", action: QuoteAction, *, actor: str,
+                     reason: str | None = None) -> None:
+    """Move the quote on by `action`, audited on its request's timeline."""
+    before = quote.status
+    after = QUOTES.next_state(before, action)
+    quote.status = after
+    record_event(db, quote.request, "quote", f"quote_{action.value}", actor=actor,
+                 before=before.value if before else None, after=after.value,
+                 reason=reason or f"version {quote.version}")

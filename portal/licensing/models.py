@@ -1,4 +1,6 @@
-"""Republishing requests, with their usage details, and the audit log of their states."""
+"""Republishing requests, with their usage details, quotes, messages and status tokens.
+
+Their audit events live in portal.audit (shared by every domain)."""
 
 from datetime import date, datetime
 from enum import StrEnum
@@ -16,8 +18,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.articles.models import Article
+from portal.audit import AuditEvent  # noqa: F401 (a request's events; re-exported)
 from portal.db import Base, utcnow
-from portal.licensing.lifecycle import RequestState
+from portal.licensing.lifecycle import QuoteStatus, RequestState
 from portal.money import Money
 
 
@@ -115,41 +118,6 @@ class RequestToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     request: Mapped[RepublishRequest] = relationship(back_populates="tokens")
-
-
-class AuditEvent(Base):
-    """Who moved a request from which state to which, when and why."""
-
-    __tablename__ = "audit_events"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(
-        ForeignKey("requests.id", ondelete="CASCADE"), index=True
-    )
-    #: what changed: "request" (its state), "payment" or "licence" (their statuses)
-    subject: Mapped[str] = mapped_column(String(16), default="request", server_default="request")
-    #: "requester", "system", "provider:stripe", or "staff:<id>"
-    actor: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(32))
-    from_state: Mapped[str | None] = mapped_column(String(32))
-    to_state: Mapped[str] = mapped_column(String(32))
-    reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    request: Mapped[RepublishRequest] = relationship(back_populates="events")
-
-
-class QuoteStatus(StrEnum):
-    #: the current offer, open for acceptance until valid_until
-    OPEN = "open"
-    ACCEPTED = "accepted"
-    #: the requester declined it
-    DECLINED = "declined"
-    #: replaced by a newer version
-    SUPERSEDED = "superseded"
-    EXPIRED = "expired"
-    #: the request was withdrawn, declined or approved free while this quote was open
-    VOID = "void"
 
 
 class Quote(Base):

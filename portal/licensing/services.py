@@ -1,8 +1,10 @@
 """Business rules of republishing requests: submit, quote, decide, and the requester's answers.
 
-Views call these with the actor and the inputs; services never see flask.request. Each
-state change goes through lifecycle.apply_transition (which writes the audit event) and
-each e-mail is an outbox row, all in the caller's transaction: the caller commits once.
+Views and workflows call these with the actor and the inputs; services never see
+flask.request. Each state change goes through the lifecycle (which writes the audit event)
+and each e-mail is an outbox row, all in the caller's transaction: the caller commits once.
+What a decision means for payments and licences (closing a checkout, issuing a licence) is
+portal.workflows' business, never this module's.
 """
 
 import hashlib
@@ -11,19 +13,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.articles.models import Article
 from portal.db import utcnow
-from portal.licences.services import issue_licence
-from portal.licensing.lifecycle import Action, RequestState, apply_transition
+from portal.licensing.lifecycle import (
+    Action,
+    QuoteAction,
+    QuoteStatus,
+    RequestState,
+    apply_transition,
+    next_state,
+    set_quote_status,
+)
 from portal.licensing.models import (
     MessageKind,
     Quote,
-    QuoteStatus,
     RepublishRequest,
     RequestMessage,
     RequestToken,
@@ -31,10 +38,12 @@ from portal.licensing.models import (
 from portal.licensing.pricing import is_within_autoquote, suggest
 from portal.licensing.ratecard import load_rate_card
 from portal.money import Money
-from portal.licensing.notify import tell_requester, tell_staff, update_staff
-from portal.payments.services import cancel_open_payments
+from portal.notifications.people import tell_requester, tell_staff, update_staff
 from portal.sequences import next_value
-from portal.urls import external
+from portal.uow import Conflict, DomainError
+from portal.urls import link
+
+__all__ = ["Conflict"]
 
 #: the largest fee staff may quote, in major units: a typo guard, and within what Stripe
 #: Checkout can charge (99,999,999 minor units)
@@ -46,20 +55,14 @@ REQUESTER = "requester"
 SYSTEM = "system"
 
 
-class ArticleNotLicensable(Exception):
-    """The publisher does not license this article."""
+class ArticleNotLicensable(DomainError):
+    """The publisher does not license this article (HTTP 409)."""
+
+    status = 409
 
 
-class Conflict(Exception):
-    """The request changed since the person acting on it loaded the page (HTTP 409)."""
-
-    def __init__(self) -> None:
-        super().__init__("This request changed while you were looking at it (someone else acted "
-                         "on it). Reload the page to see where it stands, then try again.")
-
-
-class QuoteError(ValueError):
-    """A quote that cannot be made or accepted as given (HTTP 422 or 409)."""
+class QuoteError(DomainError):
+    """A quote that cannot be made or accepted as given (HTTP 422)."""
 
 
 # -- Status-page tokens ---------------------------------------------------------------------
@@ -92,21 +95,33 @@ def new_status_token(db: Session, request_id: int) -> str:
 
 def mint_status_url(db: Session, request_id: int) -> str:
     """The outbox sender's hook: a new status-page URL for the e-mail it is sending."""
-    return external(f"/requests/{new_status_token(db, request_id)}")
+    return link("public.request_status", token=new_status_token(db, request_id))
 
 
 # -- Guards ---------------------------------------------------------------------------------
+
+def lock_request(db: Session, request_id: int) -> RepublishRequest:
+    """The request, re-read under its row lock (PostgreSQL; SQLite has one writer at a
+    time), so that what is decided next rests on its state as committed, not on a copy read
+    earlier in this session."""
+    found = db.scalars(select(RepublishRequest).where(RepublishRequest.id == request_id)
+                       .with_for_update().execution_options(populate_existing=True)).one_or_none()
+    if found is None:
+        raise Conflict("This request no longer exists.")
+    return found
+
 
 def _check_version(request: RepublishRequest, expected_version: int | None) -> None:
     if expected_version is not None and request.version != expected_version:
         raise Conflict()
 
 
-def _close_open_quote(request: RepublishRequest, status: QuoteStatus) -> Quote | None:
+def _close_open_quote(db: Session, request: RepublishRequest, action: QuoteAction, *,
+                      actor: str) -> Quote | None:
     """Close the quote still in play: open, or accepted and waiting for payment."""
     quote = request.current_quote
     if quote is not None and quote.status in (QuoteStatus.OPEN, QuoteStatus.ACCEPTED):
-        quote.status = status
+        set_quote_status(db, quote, action, actor=actor)
         return quote
     return None
 
@@ -120,7 +135,7 @@ def _message(db: Session, request: RepublishRequest, kind: MessageKind, author: 
 # -- Submission -----------------------------------------------------------------------------
 
 def submit_request(
-    db: Session, article: Article, details: dict[str, Any]
+    db: Session, article: Article, details: dict[str, Any], *, currencies: list[str]
 ) -> tuple[RepublishRequest, str]:
     """Store a new request, audit it, and queue the requester's and the desk's e-mails.
 
@@ -138,11 +153,12 @@ def submit_request(
     db.flush()  # the request's id, for its status token and its e-mails' links
     tell_requester(db, request, "request_received")
     tell_staff(db, request, "new_request")
-    _auto_quote(db, request)
+    _auto_quote(db, request, currencies)
     return request, new_status_token(db, request.id)
 
 
-def _auto_quote(db: Session, request: RepublishRequest) -> Quote | None:
+def _auto_quote(db: Session, request: RepublishRequest, currencies: list[str]
+                ) -> Quote | None:
     """Quote at once, as the system, when the rate card prices the request within its
     auto-quote bounds; everything else waits for staff."""
     card = load_rate_card(db)
@@ -161,7 +177,7 @@ def _auto_quote(db: Session, request: RepublishRequest) -> Quote | None:
         # A savepoint: a suggestion no quote may carry (a zero fee, a currency no longer
         # accepted) leaves the request for staff instead of failing the submission.
         with db.begin_nested():
-            return quote(db, request, offer, actor=SYSTEM)
+            return quote(db, request, offer, actor=SYSTEM, currencies=currencies)
     except QuoteError:
         return None
 
@@ -180,10 +196,10 @@ class QuoteInput:
 
 
 def quote(db: Session, request: RepublishRequest, offer: QuoteInput, *, actor: str,
-          expected_version: int | None = None) -> Quote:
-    """Offer a fee. Re-quoting makes a new version and supersedes the open one."""
+          currencies: list[str], expected_version: int | None = None) -> Quote:
+    """Offer a fee in one of `currencies`. Re-quoting makes a new version and supersedes
+    the open one (the workflow then closes the old quote's checkouts)."""
     _check_version(request, expected_version)
-    currencies = current_app.config["CURRENCIES"]
     if offer.fee.currency not in currencies:
         raise QuoteError(f"Quotes are in {', '.join(currencies)}; {offer.fee.currency} is not "
                          "accepted.")
@@ -202,9 +218,8 @@ def quote(db: Session, request: RepublishRequest, offer: QuoteInput, *, actor: s
     if offer.suggested is not None and offer.fee != offer.suggested and reason is None:
         raise QuoteError(f"The rate card suggests {offer.suggested}; give a reason when you "
                          "quote another amount.")
-    was_awaiting_payment = request.state == RequestState.AWAITING_PAYMENT
     apply_transition(db, request, Action.QUOTE, actor=actor, reason=reason)
-    _close_open_quote(request, QuoteStatus.SUPERSEDED)
+    _close_open_quote(db, request, QuoteAction.SUPERSEDE, actor=actor)
     new = Quote(
         request=request,
         version=len(request.quotes) + 1,
@@ -217,33 +232,30 @@ def quote(db: Session, request: RepublishRequest, offer: QuoteInput, *, actor: s
         breakdown=([list(line) for line in offer.breakdown]
                    if offer.breakdown and offer.fee == offer.suggested else None),
         override_reason=reason,
-        status=QuoteStatus.OPEN,
         created_by=actor,
         created_at=now,
     )
     db.add(new)
-    if was_awaiting_payment:
-        cancel_open_payments(db, request, actor=actor, reason="the request was re-quoted")
+    set_quote_status(db, new, QuoteAction.OFFER, actor=actor)
     tell_requester(db, request, "quote_ready", quote=new)
     return new
 
 
-def approve_free(db: Session, request: RepublishRequest, *, actor: str, note: str | None = None,
-                 expected_version: int | None = None) -> None:
+def approve_free(db: Session, request: RepublishRequest, *, actor: str, note: str | None,
+                 default_currency: str, expected_version: int | None = None) -> Money:
+    """License free of charge; returns the fee (zero, in the open quote's currency). The
+    workflow issues the licence and tells the requester."""
     _check_version(request, expected_version)
     apply_transition(db, request, Action.APPROVE_FREE, actor=actor, reason=note)
-    closed = _close_open_quote(request, QuoteStatus.VOID)
-    currency = closed.currency if closed else current_app.config["CURRENCIES"][0]
-    licence = issue_licence(db, request, fee=Money(0, currency), actor=actor)
-    tell_requester(db, request, "approved_free", note=note, licence=licence)
+    closed = _close_open_quote(db, request, QuoteAction.VOID, actor=actor)
+    return Money(0, closed.currency if closed else default_currency)
 
 
 def decline(db: Session, request: RepublishRequest, *, actor: str, reason: str,
             expected_version: int | None = None) -> None:
     _check_version(request, expected_version)
     apply_transition(db, request, Action.DECLINE, actor=actor, reason=reason)
-    _close_open_quote(request, QuoteStatus.VOID)
-    cancel_open_payments(db, request, actor=actor, reason="the request was declined")
+    _close_open_quote(db, request, QuoteAction.VOID, actor=actor)
     _message(db, request, MessageKind.DECLINE, actor, reason)
     tell_requester(db, request, "declined", reason=reason)
 
@@ -270,6 +282,23 @@ def answer(db: Session, request: RepublishRequest, *, body: str) -> None:
                   "Review the request again: quote, decline, or ask another question.", body=body)
 
 
+def check_acceptable(request: RepublishRequest, *, quote_version: int) -> None:
+    """Raise unless the requester may accept the quote they saw now (nothing changes)."""
+    current = request.current_quote
+    if request.state == RequestState.QUOTED and (
+        current is None or current.version != quote_version or current.status != QuoteStatus.OPEN
+    ):
+        raise Conflict()
+    if current is not None and current.valid_until <= utcnow():
+        raise QuoteError("This quote has expired. Write to the licensing desk for a new one.")
+    next_state(request.state, Action.ACCEPT)  # InvalidTransition when it cannot be accepted
+
+
+def confirm_payment(db: Session, request: RepublishRequest, *, actor: str, reason: str) -> None:
+    """The payment the request waited for is confirmed by its provider."""
+    apply_transition(db, request, Action.CONFIRM_PAYMENT, actor=actor, reason=reason)
+
+
 def accept_quote(db: Session, request: RepublishRequest, *, quote_version: int) -> Quote:
     """Accept the open quote the requester saw (by its version), while it is valid."""
     current = request.current_quote
@@ -281,7 +310,7 @@ def accept_quote(db: Session, request: RepublishRequest, *, quote_version: int) 
         raise QuoteError("This quote has expired. Write to the licensing desk for a new one.")
     apply_transition(db, request, Action.ACCEPT, actor=REQUESTER)
     assert current is not None  # QUOTED always has an open quote
-    current.status = QuoteStatus.ACCEPTED
+    set_quote_status(db, current, QuoteAction.ACCEPT, actor=REQUESTER)
     tell_requester(db, request, "quote_accepted", quote=current)
     update_staff(db, request, "the requester accepted the quote",
                   "Payment is next; nothing to do until it is confirmed.", quote=current)
@@ -296,7 +325,7 @@ def decline_quote(db: Session, request: RepublishRequest, *, quote_version: int,
                                                  or current.version != quote_version):
         raise Conflict()
     apply_transition(db, request, Action.DECLINE_QUOTE, actor=REQUESTER, reason=message)
-    _close_open_quote(request, QuoteStatus.DECLINED)
+    _close_open_quote(db, request, QuoteAction.DECLINE, actor=REQUESTER)
     if message:
         _message(db, request, MessageKind.REQUESTER, REQUESTER, message)
     update_staff(db, request, "the requester declined the quote",
@@ -305,8 +334,7 @@ def decline_quote(db: Session, request: RepublishRequest, *, quote_version: int,
 
 def withdraw(db: Session, request: RepublishRequest, *, message: str | None) -> None:
     apply_transition(db, request, Action.WITHDRAW, actor=REQUESTER, reason=message)
-    _close_open_quote(request, QuoteStatus.VOID)
-    cancel_open_payments(db, request, actor=REQUESTER, reason="the request was withdrawn")
+    _close_open_quote(db, request, QuoteAction.VOID, actor=REQUESTER)
     if message:
         _message(db, request, MessageKind.REQUESTER, REQUESTER, message)
     update_staff(db, request, "the requester withdrew the request", "Nothing more to do.",
@@ -346,7 +374,7 @@ def expire_quotes(db: Session, *, now: datetime | None = None) -> list[Republish
             with db.begin_nested():
                 apply_transition(db, request, Action.EXPIRE, actor=SYSTEM,
                                  reason="the quote's validity ended")
-                expired = _close_open_quote(request, QuoteStatus.EXPIRED)
+                expired = _close_open_quote(db, request, QuoteAction.EXPIRE, actor=SYSTEM)
                 tell_requester(db, request, "quote_expired", quote=expired)
         except StaleDataError:
             continue

@@ -71,6 +71,9 @@ class Payment(Base):
     dispute_id: Mapped[str | None] = mapped_column(String(255))
     #: where the buyer pays (Stripe's hosted page, the demo page)
     checkout_url: Mapped[str | None] = mapped_column(Text)
+    #: random, in the addresses the provider sends the buyer back to (never the status
+    #: page's token, which must not reach the provider)
+    return_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     #: when the checkout stops taking payment (invoices: the due date)
     expires_at: Mapped[datetime | None]
     #: why a received payment released nothing (wrong amount, an older quote...): staff act
@@ -153,4 +156,7 @@ class DemoCheckout(Base):
     payment_status: Mapped[str] = mapped_column(String(16), default="unpaid")
     refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     expires_at: Mapped[datetime]
+    #: where the test page sends the buyer after paying, or back (as Stripe does)
+    success_url: Mapped[str | None] = mapped_column(Text)
+    cancel_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,13 +7,12 @@ server (the test suite's fake Stripe); otherwise it talks to api.stripe.com.
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import stripe
 from stripe.params import RefundCreateParams
-from stripe.params.checkout import SessionCreateParams, SessionRetrieveParams
+from stripe.params.checkout import SessionCreateParams, SessionListParams, SessionRetrieveParams
 
 from portal.money import Money
 from portal.payments.provider import (
@@ -21,11 +20,14 @@ from portal.payments.provider import (
     CheckoutOrder,
     CheckoutState,
     DisputeOutcome,
+    EventKind,
+    OpenCheckout,
     ProviderDispute,
     ProviderError,
     ProviderNotFound,
     ProviderPayment,
     ProviderUnavailable,
+    WebhookEvent,
 )
 
 log = logging.getLogger(__name__)
@@ -46,35 +48,33 @@ _DISPUTE_WON = frozenset({"won", "warning_closed", "prevented"})
 _FAILED_INTENT = frozenset({"requires_payment_method", "canceled"})
 
 
-@dataclass(frozen=True)
-class WebhookEvent:
-    id: str
-    type: str
-    #: the id of the event's object (cs_..., ch_..., du_...)
-    object_id: str
-    object_type: str
-
-
 class StripeProvider:
     name = "stripe"
     fetches_state = True
 
     def __init__(self, secret_key: str, *, webhook_secret: str | None = None,
-                 api_base: str | None = None, max_network_retries: int = 2) -> None:
+                 api_base: str | None = None, max_network_retries: int = 1,
+                 timeout: float = 5.0,
+                 checkout_origins: tuple[str, ...] = ("https://checkout.stripe.com",)) -> None:
         if not secret_key:
             raise ProviderError("Online payment is not set up (PORTAL_STRIPE_SECRET_KEY is "
                                 "missing).")
         self.webhook_secret = webhook_secret
+        self.checkout_origins = checkout_origins
+        # stripe-python's default waits 80 s a try; a slow Stripe must not hold a buyer (or
+        # a worker) that long. The timeout bounds connecting and each read.
         self.client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base} if api_base else None,
             max_network_retries=max_network_retries,
+            http_client=stripe.RequestsClient(timeout=timeout),
         )
 
     # -- Checkout ---------------------------------------------------------------------------
 
     def start_checkout(self, order: CheckoutOrder) -> Checkout:
         metadata = {
+            "portal": order.portal[:500],
             "request": order.request_reference,
             "quote_id": str(order.quote_id),
             "quote_version": str(order.quote_version),
@@ -159,7 +159,29 @@ class StripeProvider:
         self._call(lambda: self.client.v1.refunds.create(
             params, {"idempotency_key": idempotency_key}))
 
+    def list_open_checkouts(self, created_after: datetime) -> list[OpenCheckout]:
+        """Checkout Sessions still open, created after `created_after` (a day at most: no
+        session lives longer)."""
+        params: SessionListParams = {"status": "open", "limit": 100,
+                                     "created": {"gte": int(created_after.timestamp())}}
+        page = self._call(lambda: self.client.v1.checkout.sessions.list(params))
+        found = []
+        for session in self._call(lambda: list(page.auto_paging_iter())):
+            found.append(OpenCheckout(ref=session.id,
+                                      created_at=datetime.fromtimestamp(session.created, UTC),
+                                      metadata=_metadata(session.metadata)))
+        return found
+
     # -- Webhooks ---------------------------------------------------------------------------
+
+    def event_kind(self, event: WebhookEvent) -> EventKind:
+        if event.type not in HANDLED_EVENTS:
+            return EventKind.IGNORED
+        if event.type.startswith("checkout.session."):
+            return EventKind.CHECKOUT
+        if event.type == "charge.refunded":
+            return EventKind.REFUND
+        return EventKind.DISPUTE
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> WebhookEvent:
         """Verify the signature on the raw body (and its age); ValueError if it fails or

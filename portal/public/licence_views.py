@@ -4,7 +4,7 @@ licensed copy and certificate, which leave the portal only while the licence is 
 import re
 from datetime import timedelta
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, url_for
+from flask import Response, abort, current_app, jsonify, render_template, url_for
 from sqlalchemy import select
 
 from portal import db as database
@@ -16,10 +16,9 @@ from portal.licences.services import licence_of
 from portal.db import utcnow
 from portal.licensing.forms import RepublishForm
 from portal.licensing.models import RepublishRequest
-from portal.public.views import _request_by_token_or_404, private
+from portal.public.requester import copy_for, private, request_by_token_or_404, verify_url
 from portal.urls import external
 
-bp = Blueprint("licences", __name__)
 _NUMBER = re.compile(r"LIC-\d{4}-\d{6}")
 
 #: why a licence's copy is not served, as its holder reads it
@@ -33,22 +32,9 @@ NOT_ACTIVE = {
 }
 
 
-def verify_url(licence: Licence) -> str:
-    return external(url_for("licences.verify", number=licence.number))
-
-
-def tracking_url(licence: Licence) -> str:
-    return external(f"/t/{licence.tracking_key}.gif")
-
-
-def copy_for(licence: Licence) -> LicensedCopy:
-    return build_copy(licence, publisher=current_app.config["PUBLISHER_NAME"],
-                      tracking_url=tracking_url(licence))
-
-
 def _active_licence_or_refuse(token: str, number: str) -> Licence:
     """The holder's licence, or a page saying why its copy is not available."""
-    req: RepublishRequest = _request_by_token_or_404(token)
+    req: RepublishRequest = request_by_token_or_404(token)
     licence = licence_of(database.session(), req)
     if licence is None or licence.number != number:
         abort(404)
@@ -65,19 +51,16 @@ def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
     return private(response)
 
 
-@bp.get("/requests/<token>/licence/<number>.html")
 def copy_html(token: str, number: str) -> Response:
     licence = _active_licence_or_refuse(token, number)
     return _download(copy_for(licence).html, "text/html", f"{licence.number}.html")
 
 
-@bp.get("/requests/<token>/licence/<number>.txt")
 def copy_text(token: str, number: str) -> Response:
     licence = _active_licence_or_refuse(token, number)
     return _download(copy_for(licence).text, "text/plain", f"{licence.number}.txt")
 
 
-@bp.get("/requests/<token>/licence/<number>.pdf")
 def certificate(token: str, number: str) -> Response:
     licence = _active_licence_or_refuse(token, number)
     pdf = certificate_pdf(licence, publisher=current_app.config["PUBLISHER_NAME"],
@@ -112,25 +95,22 @@ def public_record(licence: Licence) -> dict[str, object]:
     }
 
 
-@bp.get("/licences/<number>")
 def verify(number: str) -> str:
     licence = _public_licence_or_404(number)
     return render_template("public/licence_verify.html", licence=licence,
                            record=public_record(licence))
 
 
-@bp.get("/licences/<number>.json")
 def verify_json(number: str) -> Response:
     response = jsonify(public_record(_public_licence_or_404(number)))
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 
-@bp.get("/requests/<token>/renew")
 def renew(token: str) -> str:
     """The request form for the same article, filled in from the earlier request; the new
     term starts the day after the old one ends."""
-    req = _request_by_token_or_404(token)
+    req = request_by_token_or_404(token)
     licence = licence_of(database.session(), req)
     if licence is None:
         abort(404)

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from babel.dates import format_date, format_datetime
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
 
 from portal.licensing import usage
 from portal.licensing.lifecycle import STATE_LABELS, STATE_SHORT_LABELS
@@ -72,6 +72,25 @@ def theme_css() -> Response:
     return response
 
 
+def checkout_origins(app: Flask) -> tuple[str, ...]:
+    """The origins of the payment pages the portal's providers send buyers to."""
+    cached: tuple[str, ...] | None = app.extensions.get("portal.checkout_origins")
+    if cached is None:
+        from portal.payments.models import PaymentProvider
+        from portal.payments.provider import ProviderError
+        from portal.payments.registry import provider
+
+        origins: list[str] = []
+        names = {str(app.config["PAYMENT_PROVIDER"])} | {p.value for p in PaymentProvider}
+        for name in sorted(names):
+            try:
+                origins += [o for o in provider(name).checkout_origins if o not in origins]
+            except ProviderError:  # not set up here (no Stripe key): never sent to
+                continue
+        cached = app.extensions["portal.checkout_origins"] = tuple(origins)
+    return cached
+
+
 def init_app(app: Flask) -> None:
     app.add_url_rule("/theme.css", "theme_css", theme_css)
     app.jinja_env.filters["label"] = label
@@ -94,10 +113,17 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response: Response) -> Response:
+        form_action = "'self'"
+        if request.path.startswith("/requests/"):
+            # "Accept and pay" and "Continue to payment" post here and are answered with a
+            # redirect to the provider's hosted payment page: browsers apply form-action to
+            # that redirect too, so the provider's origin must be allowed on these pages.
+            form_action = " ".join(["'self'", *checkout_origins(app)])
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' https: data:; style-src 'self'; "
-            "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+            f"script-src 'self'; frame-ancestors 'none'; form-action {form_action}; "
+            "base-uri 'none'",
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         # Status pages carry the requester's secret in their URL: never send it onwards.

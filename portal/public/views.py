@@ -3,7 +3,6 @@
 from collections.abc import Callable
 
 from flask import (
-    Blueprint,
     Response,
     abort,
     current_app,
@@ -24,7 +23,6 @@ from portal.errors import render_error
 from portal.extensions import limiter
 from portal.forms import PortalForm
 from portal.licensing import services
-from portal.licensing.actions import commit_or_explain
 from portal.licensing.forms import (
     AcceptQuoteForm,
     AnswerForm,
@@ -37,10 +35,16 @@ from portal.licensing.lifecycle import allowed_actions
 from portal.licensing.models import RepublishRequest
 from portal.payments.models import Payment, PaymentProvider
 from portal.licences.services import licence_of
-from portal.payments.services import latest_payment, method_for, start_payment
-from portal.urls import external
+from portal.payments.services import latest_payment, method_for
+from portal.public.requester import (
+    request_by_token_or_404,
+    requester_acts,
+    return_urls,
+    status_page,
+)
+from portal.uow import unit_of_work
+from portal.workflows import checkout, decisions
 
-bp = Blueprint("public", __name__)
 
 PAGE_SIZE = 20
 
@@ -58,7 +62,6 @@ def _article_or_404(slug: str) -> Article:
     return article
 
 
-@bp.get("/")
 def article_list() -> str:
     query = request.args.get("q", "", type=str).strip()[:200]
     page = max(1, min(request.args.get("page", 1, type=int), 10_000))
@@ -86,12 +89,10 @@ def article_list() -> str:
     )
 
 
-@bp.get("/articles/<slug>")
 def article(slug: str) -> str:
     return render_template("public/article.html", article=_article_or_404(slug))
 
 
-@bp.route("/articles/<slug>/republish", methods=["GET", "POST"])
 @limiter.limit(_republish_limit, methods=["POST"])
 def republish_form(slug: str) -> BaseResponse | tuple[str, int] | str:
     article = _article_or_404(slug)
@@ -108,15 +109,14 @@ def republish_form(slug: str) -> BaseResponse | tuple[str, int] | str:
                  "leave the last field (\"Leave this field empty\") blank and send it again.")
     if not form.validate():
         return render_template("public/republish_form.html", article=article, form=form), 422
-    db = database.session()
-    req, token = services.submit_request(db, article, form.usage_details())
-    db.commit()
+    with unit_of_work() as db:
+        req, token = services.submit_request(db, article, form.usage_details(),
+                                             currencies=current_app.config["CURRENCIES"])
     flash(f"Thank you. Your request {req.reference} has been received. We have sent a link to "
           f"this page to {req.requester_email}.", "success")
     return redirect(url_for("public.request_status", token=token), code=303)
 
 
-@bp.get("/republish")
 def republish_by_url() -> BaseResponse | tuple[str, int]:
     raw = request.args.get("url", "", type=str)
     if not raw.strip():
@@ -131,103 +131,30 @@ def republish_by_url() -> BaseResponse | tuple[str, int]:
     return redirect(url_for("public.republish_form", slug=article.slug), code=303)
 
 
-def _request_by_token_or_404(token: str) -> RepublishRequest:
-    req = services.find_by_token(database.session(), token)
-    if req is None:
-        abort(404)
-    return req
 
 
-def _status_page(req: RepublishRequest, status: int = 200, **forms: object) -> Response:
-    context: dict[str, object] = {
-        "accept_form": AcceptQuoteForm(formdata=None),
-        "decline_quote_form": DeclineQuoteForm(formdata=None),
-        "withdraw_form": WithdrawForm(formdata=None),
-        "answer_form": AnswerForm(formdata=None),
-    }
-    context.update(forms)
-    db = database.session()
-    licence = licence_of(db, req)
-    from portal.public.licence_views import copy_for
-
-    context.update(
-        payment=latest_payment(db, req),
-        licence=licence,
-        licensed_copy=copy_for(licence) if licence is not None and licence.is_active else None,
-        method=method_for(req).value,
-        pay_form=PortalForm(formdata=None),
-    )
-    return private(Response(render_template("public/request_status.html", req=req,
-                                            allowed=allowed_actions(req.state),
-                                            **context), status=status))
-
-
-def private(response: Response) -> Response:
-    """A page or file for whoever holds the status link only: not cached, not indexed, and
-    its address (with the token) not sent on to other sites."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
-
-
-@bp.get("/requests/<token>")
 def request_status(token: str) -> Response:
-    return _status_page(_request_by_token_or_404(token))
+    return status_page(request_by_token_or_404(token))
 
 
-def _requester_acts(token: str, form_name: str, form: PortalForm,
-                    act: Callable[[RepublishRequest], object], done: str) -> Response:
-    """Validate, run one service for the requester, commit, and come back to the page
-    (or go on to the payment page the service returned)."""
-    req = _request_by_token_or_404(token)
-    if not form.validate():
-        return _status_page(req, 422, **{form_name: form})
-    outcome: list[object] = []
-    failure = commit_or_explain(database.session(), lambda: outcome.append(act(req)))
-    if failure is not None:
-        status, message = failure
-        flash(message, "error")
-        # An expired quote cannot be accepted: that is a conflict with the page, too.
-        return _status_page(_request_by_token_or_404(token), 409 if status == 422 else status)
-    payment = outcome[0] if outcome else None
-    if isinstance(payment, Payment) and payment.provider != PaymentProvider.INVOICE \
-            and payment.checkout_url:
-        # To the provider's checkout page (Stripe's, or the demo's test page).
-        from portal.public.payment_views import checkout_redirect
-
-        return checkout_redirect(payment, token)
-    flash(done, "success")
-    return redirect(url_for("public.request_status", token=token), code=303)
 
 
-def payment_urls(token: str) -> dict[str, str]:
-    """Where the provider sends the buyer back: the confirming page, or the status page."""
-    return {
-        "return_url": external(url_for("payments.payment_return", token=token)),
-        "cancel_url": external(url_for("public.request_status", token=token)),
-    }
-
-
-@bp.post("/requests/<token>/accept")
 def accept_quote(token: str) -> Response:
-    """Accept and pay: the quote is accepted and the checkout started in one transaction,
-    so a provider that cannot be reached leaves the quote open, as it was."""
+    """Accept and pay: the quote is accepted once the provider has made the checkout, so a
+    provider that cannot be reached leaves the quote open, as it was."""
     form = AcceptQuoteForm()
 
     def accept_and_pay(req: RepublishRequest) -> Payment:
-        db = database.session()
-        services.accept_quote(db, req, quote_version=form.quote_version.data)
-        return start_payment(db, req, **payment_urls(token))
+        return checkout.start_payment(database.session(), req.id, return_urls=return_urls,
+                                      accept_version=form.quote_version.data)
 
-    return _requester_acts(token, "accept_form", form, accept_and_pay,
+    return requester_acts(token, "accept_form", form, accept_and_pay,
                            "Thank you: you accepted the quote. Your invoice is below.")
 
 
-@bp.post("/requests/<token>/decline-quote")
 def decline_quote(token: str) -> Response:
     form = DeclineQuoteForm()
-    return _requester_acts(
+    return requester_acts(
         token, "decline_quote_form", form,
         lambda req: services.decline_quote(database.session(), req,
                                            quote_version=form.quote_version.data,
@@ -235,30 +162,27 @@ def decline_quote(token: str) -> Response:
         "You declined the quote; your request is closed. Thank you for letting us know.")
 
 
-@bp.post("/requests/<token>/answer")
 def answer(token: str) -> Response:
     form = AnswerForm()
-    return _requester_acts(
+    return requester_acts(
         token, "answer_form", form,
         lambda req: services.answer(database.session(), req, body=form.body.data),
         "Thank you: your answer has been sent to the licensing desk.")
 
 
-@bp.post("/requests/<token>/withdraw")
 def withdraw(token: str) -> Response:
     form = WithdrawForm()
-    return _requester_acts(
+    return requester_acts(
         token, "withdraw_form", form,
-        lambda req: services.withdraw(database.session(), req, message=form.message.data or None),
+        lambda req: decisions.withdraw(database.session(), req.id,
+                                       message=form.message.data or None),
         "Your request has been withdrawn.")
 
 
-@bp.get("/healthz")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@bp.get("/readyz")
 def readyz() -> tuple[dict[str, str], int]:
     try:
         database.database().ping()

@@ -15,7 +15,8 @@ from werkzeug.wrappers import Response
 
 from portal import db as database
 from portal.articles.models import Article
-from portal.licences import services as licence_services
+from portal.uow import unit_of_work
+from portal.workflows import takedown
 from portal.db import Base
 from portal.licensing.models import DeclineTemplate
 from portal.licensing.pricing import PRICE_TIERS
@@ -35,7 +36,6 @@ from portal.staff.auth import (
     current_staff,
     role_required,
 )
-from portal.staff.blueprint import bp
 from portal.staff.models import StaffRole, StaffUser
 
 Page = str | tuple[str, int] | Response
@@ -86,13 +86,11 @@ def _users_page(status: int = 200, *, add_form: AddStaffForm | None = None,
     ), status
 
 
-@bp.get("/users", endpoint="users")
 @role_required(StaffRole.ADMIN)
 def users_page() -> Page:
     return _users_page()
 
 
-@bp.post("/users")
 @role_required(StaffRole.ADMIN)
 def add_user() -> Page:
     form = AddStaffForm()
@@ -113,7 +111,6 @@ def add_user() -> Page:
                                 "e-mail.")
 
 
-@bp.post("/users/<int:user_id>/role")
 @role_required(StaffRole.ADMIN)
 def change_role(user_id: int) -> Page:
     user = _get_or_404(StaffUser, user_id)
@@ -130,7 +127,6 @@ def change_role(user_id: int) -> Page:
                                 "from their next page on.")
 
 
-@bp.post("/users/<int:user_id>/deactivate")
 @role_required(StaffRole.ADMIN)
 def deactivate_user(user_id: int) -> Page:
     user = _get_or_404(StaffUser, user_id)
@@ -142,7 +138,6 @@ def deactivate_user(user_id: int) -> Page:
     return _back("staff.users", f"{user.email} is deactivated and signed out everywhere.")
 
 
-@bp.post("/users/<int:user_id>/reactivate")
 @role_required(StaffRole.ADMIN)
 def reactivate_user(user_id: int) -> Page:
     user = _get_or_404(StaffUser, user_id)
@@ -153,7 +148,6 @@ def reactivate_user(user_id: int) -> Page:
 
 # --- articles -----------------------------------------------------------------------------
 
-@bp.get("/articles", endpoint="articles")
 @role_required(StaffRole.ADMIN)
 def articles_page() -> Page:
     filters = admin.ArticleFilters.from_args(request.args)
@@ -170,14 +164,12 @@ def _rights_page(article: Article, form: ArticleRightsForm,
                            ), status
 
 
-@bp.get("/articles/<int:article_id>", endpoint="article_rights")
 @role_required(StaffRole.ADMIN)
 def article_rights(article_id: int) -> Page:
     article = _get_or_404(Article, article_id)
     return _rights_page(article, ArticleRightsForm(formdata=None, obj=article))
 
 
-@bp.post("/articles/<int:article_id>")
 @role_required(StaffRole.ADMIN)
 def save_article_rights(article_id: int) -> Page:
     article = _get_or_404(Article, article_id)
@@ -195,7 +187,6 @@ def save_article_rights(article_id: int) -> Page:
                  "already made are not changed.", article_id=article.id)
 
 
-@bp.post("/articles/<int:article_id>/withdraw", endpoint="withdraw_article")
 @role_required(StaffRole.ADMIN)
 def withdraw_article(article_id: int) -> Page:
     """Take the article down for legal reasons: its licences are revoked with notice."""
@@ -206,9 +197,9 @@ def withdraw_article(article_id: int) -> Page:
         return _rights_page(article, ArticleRightsForm(formdata=None, obj=article), 422,
                             withdraw_form=form)
     db = database.session()
-    revoked = licence_services.withdraw_article(db, article.id, reason=form.reason.data,
-                                                actor=current_staff().actor)
-    db.commit()
+    with unit_of_work(db):
+        revoked = takedown.withdraw_article(db, article.id, reason=form.reason.data,
+                                            actor=current_staff().actor)
     return _back("staff.article_rights", f"Article withdrawn. {revoked} licence"
                  f"{'' if revoked == 1 else 's'} revoked; each holder has been told to take "
                  "the copy down.", article_id=article.id)
@@ -237,13 +228,11 @@ def _templates_page(status: int = 200, *, add_form: DeclineTemplateForm | None =
                            add_form=add_form), status
 
 
-@bp.get("/decline-templates", endpoint="decline_templates")
 @role_required(StaffRole.ADMIN)
 def decline_templates_page() -> Page:
     return _templates_page()
 
 
-@bp.post("/decline-templates")
 @role_required(StaffRole.ADMIN)
 def add_decline_template() -> Page:
     form = DeclineTemplateForm()
@@ -260,7 +249,6 @@ def add_decline_template() -> Page:
     return _back("staff.decline_templates", f"Added the reason “{template.title}”.")
 
 
-@bp.post("/decline-templates/<int:template_id>")
 @role_required(StaffRole.ADMIN)
 def edit_decline_template(template_id: int) -> Page:
     template = _get_or_404(DeclineTemplate, template_id)
@@ -278,7 +266,6 @@ def edit_decline_template(template_id: int) -> Page:
     return _back("staff.decline_templates", f"Saved the reason “{template.title}”.")
 
 
-@bp.post("/decline-templates/<int:template_id>/delete")
 @role_required(StaffRole.ADMIN)
 def delete_decline_template(template_id: int) -> Page:
     template = _get_or_404(DeclineTemplate, template_id)

@@ -23,7 +23,6 @@ from wtforms.validators import InputRequired, Length
 from portal import db as database
 from portal.extensions import limiter
 from portal.staff import auth
-from portal.staff.blueprint import bp
 from portal.staff.models import StaffRole
 
 log = logging.getLogger(__name__)
@@ -88,7 +87,6 @@ def _after_sign_in(target: str | None) -> Response:
     return redirect(target or url_for("staff.queue"), code=303)
 
 
-@bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_ip_limit, methods=["POST"])
 @limiter.limit(_account_limit, key_func=_submitted_account, methods=["POST"], scope="account")
 def login() -> Response | str | tuple[str, int]:
@@ -118,7 +116,6 @@ def login() -> Response | str | tuple[str, int]:
     return _after_sign_in(target)
 
 
-@bp.post("/logout")
 @auth.role_required(StaffRole.VIEWER)
 def logout() -> Response:
     db = database.session()

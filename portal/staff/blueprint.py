@@ -1,12 +1,56 @@
-"""The back office's one blueprint ("staff", under /staff/); view modules add routes to it."""
+"""The back office's one blueprint ("staff", under /staff/), as a table of contents: every
+back-office route and the view that answers it."""
 
 from typing import Any
 
 from flask import Blueprint, current_app
 
+from portal.staff import (
+    admin_views,
+    auth_views,
+    licence_views,
+    payment_views,
+    ratecard_views,
+    views,
+)
 from portal.staff.models import StaffRole
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+# views
+bp.add_url_rule('/', 'queue', views.queue_page, methods=['GET'])
+bp.add_url_rule('/requests/<reference>', 'request_detail', views.request_detail, methods=['GET'])
+bp.add_url_rule('/requests/<reference>/quote', 'quote', views.quote, methods=['POST'])
+bp.add_url_rule('/requests/<reference>/approve-free', 'approve_free', views.approve_free, methods=['POST'])
+bp.add_url_rule('/requests/<reference>/decline', 'decline', views.decline, methods=['POST'])
+bp.add_url_rule('/requests/<reference>/request-info', 'request_info', views.request_info, methods=['POST'])
+bp.add_url_rule('/requests/<reference>/note', 'add_note', views.add_note, methods=['POST'])
+# payment views
+bp.add_url_rule('/requests/<reference>/refund', 'refund', payment_views.refund, methods=['POST'])
+bp.add_url_rule('/requests/<reference>/invoice-paid', 'invoice_paid', payment_views.invoice_paid, methods=['POST'])
+bp.add_url_rule('/requests/<reference>/payment-method', 'payment_method', payment_views.payment_method, methods=['POST'])
+# licence views
+bp.add_url_rule('/licences/<number>/views', 'licence_views', licence_views.licence_views, methods=['GET'])
+# ratecard views
+bp.add_url_rule('/rate-card', 'rate_card', ratecard_views.rate_card, methods=['GET'])
+bp.add_url_rule('/rate-card', 'rate_card_save', ratecard_views.rate_card_save, methods=['POST'])
+# admin views
+bp.add_url_rule('/users', 'users', admin_views.users_page, methods=['GET'])
+bp.add_url_rule('/users', 'add_user', admin_views.add_user, methods=['POST'])
+bp.add_url_rule('/users/<int:user_id>/role', 'change_role', admin_views.change_role, methods=['POST'])
+bp.add_url_rule('/users/<int:user_id>/deactivate', 'deactivate_user', admin_views.deactivate_user, methods=['POST'])
+bp.add_url_rule('/users/<int:user_id>/reactivate', 'reactivate_user', admin_views.reactivate_user, methods=['POST'])
+bp.add_url_rule('/articles', 'articles', admin_views.articles_page, methods=['GET'])
+bp.add_url_rule('/articles/<int:article_id>', 'article_rights', admin_views.article_rights, methods=['GET'])
+bp.add_url_rule('/articles/<int:article_id>', 'save_article_rights', admin_views.save_article_rights, methods=['POST'])
+bp.add_url_rule('/articles/<int:article_id>/withdraw', 'withdraw_article', admin_views.withdraw_article, methods=['POST'])
+bp.add_url_rule('/decline-templates', 'decline_templates', admin_views.decline_templates_page, methods=['GET'])
+bp.add_url_rule('/decline-templates', 'add_decline_template', admin_views.add_decline_template, methods=['POST'])
+bp.add_url_rule('/decline-templates/<int:template_id>', 'edit_decline_template', admin_views.edit_decline_template, methods=['POST'])
+bp.add_url_rule('/decline-templates/<int:template_id>/delete', 'delete_decline_template', admin_views.delete_decline_template, methods=['POST'])
+# auth views
+bp.add_url_rule('/login', 'login', auth_views.login, methods=['GET', 'POST'])
+bp.add_url_rule('/logout', 'logout', auth_views.logout, methods=['POST'])
 
 #: the back office's menu: (endpoint, text, the least role that sees it)
 NAVIGATION = (

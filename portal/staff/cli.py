@@ -6,7 +6,7 @@ import os
 import click
 from flask.cli import AppGroup
 
-from portal import db as portal_db
+from portal.uow import unit_of_work
 from portal.staff import auth
 from portal.staff.models import StaffRole
 
@@ -28,7 +28,7 @@ def create(email: str, role: str, name: str) -> None:
     """Create a staff account that signs in at /staff/ with EMAIL."""
     password = _new_password()
     try:
-        with portal_db.transaction() as db:
+        with unit_of_work() as db:
             user = auth.create_user(db, email, StaffRole(role), password, name)
     except auth.StaffAccountError as error:
         raise click.ClickException(str(error)) from error
@@ -48,7 +48,7 @@ def set_password(email: str) -> None:
     """Give EMAIL a new password (a forgotten one, say), and end their open sessions."""
     password = _new_password()
     try:
-        with portal_db.transaction() as db:
+        with unit_of_work() as db:
             user = auth.find_user(db, email)
             if user is None:
                 raise auth.StaffAccountError(
@@ -66,7 +66,7 @@ def set_password(email: str) -> None:
 @click.argument("email")
 def deactivate(email: str) -> None:
     """Stop EMAIL signing in, and sign them out wherever they are signed in."""
-    with portal_db.transaction() as db:
+    with unit_of_work() as db:
         user = auth.find_user(db, email)
         if user is None:
             raise click.ClickException(f"There is no staff account for {email.strip().lower()}.")

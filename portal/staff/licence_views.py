@@ -7,11 +7,9 @@ from portal import db as database
 from portal.licences.models import Licence
 from portal.licences.tracking import FOLD_WINDOW, readership_summary
 from portal.staff.auth import role_required
-from portal.staff.blueprint import bp
 from portal.staff.models import StaffRole
 
 
-@bp.get("/licences/<number>/views")
 @role_required(StaffRole.VIEWER)
 def licence_views(number: str) -> str:
     if len(number) > 32:

@@ -41,7 +41,6 @@ from portal.licensing.ratecard import (
 from portal.licensing.services import MAX_QUOTE_VALIDITY_DAYS
 from portal.money import Money, MoneyError, parse_amount
 from portal.staff.auth import role_required
-from portal.staff.blueprint import bp
 from portal.staff.models import StaffRole, StaffUser
 
 #: the most Stripe takes in one payment in most currencies; no rate of the card goes higher
@@ -319,14 +318,12 @@ def _page(card: RateCardData | None, form: RateCardForm, status: int = 200) -> t
     return html, status
 
 
-@bp.get("/rate-card")
 @role_required(StaffRole.VIEWER)
 def rate_card() -> tuple[str, int]:
     card = load_rate_card(database.session())
     return _page(card, _card_form(card))
 
 
-@bp.post("/rate-card")
 @role_required(StaffRole.ADMIN)
 def rate_card_save() -> Response | tuple[str, int]:
     db = database.session()

@@ -1,0 +1,133 @@
+"""What the requester's pages share (not views): finding a request by its status token,
+keeping those pages private, the licensed copy's links, and sending the buyer to a
+provider's checkout and back without the token ever reaching the provider."""
+
+from collections.abc import Callable
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    session,
+    url_for,
+)
+from werkzeug.wrappers import Response as BaseResponse
+
+from portal import db as database
+from portal.forms import PortalForm
+from portal.licences.copy import LicensedCopy, build_copy
+from portal.licences.models import Licence
+from portal.licences.services import licence_of
+from portal.licensing import services
+from portal.licensing.forms import AcceptQuoteForm, AnswerForm, DeclineQuoteForm, WithdrawForm
+from portal.licensing.lifecycle import allowed_actions
+from portal.licensing.models import RepublishRequest
+from portal.payments.models import Payment, PaymentProvider
+from portal.payments.services import ReturnUrls, latest_payment, method_for, new_return_key
+from portal.uow import attempt
+from portal.urls import link
+
+#: the browser session remembers which status page a checkout was started from, so the
+#: return from the provider leads back there (the provider never sees the token)
+CHECKOUT_FROM = "checkout_from"
+
+
+def request_by_token_or_404(token: str) -> RepublishRequest:
+    req = services.find_by_token(database.session(), token)
+    if req is None:
+        abort(404)
+    return req
+
+
+def private(response: Response) -> Response:
+    """A page or file for whoever holds the status link only: not cached, not indexed, and
+    its address (with the token) not sent on to other sites."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def verify_url(licence: Licence) -> str:
+    return link("licences.verify", number=licence.number)
+
+
+def tracking_url(licence: Licence) -> str:
+    return link("tracking.pixel", key=licence.tracking_key)
+
+
+def copy_for(licence: Licence) -> LicensedCopy:
+    return build_copy(licence, publisher=current_app.config["PUBLISHER_NAME"],
+                      tracking_url=tracking_url(licence))
+
+
+def return_urls() -> ReturnUrls:
+    """Where a provider sends the buyer back: addresses with a random key of their own."""
+    key = new_return_key()
+    return ReturnUrls(key=key, success=link("payments.checkout_return", key=key),
+                      cancel=link("payments.checkout_cancelled", key=key))
+
+
+def checkout_redirect(payment: Payment, token: str) -> BaseResponse:
+    """To the provider's checkout page, remembering (in this browser only) the status page
+    to come back to."""
+    session[CHECKOUT_FROM] = token
+    url = payment.checkout_url or url_for("public.request_status", token=token)
+    return redirect(url, code=303)
+
+
+def status_token_for(payment: Payment) -> str | None:
+    """The status token this browser started the payment's checkout from, if it did."""
+    token = session.get(CHECKOUT_FROM)
+    if not isinstance(token, str):
+        return None
+    req = services.find_by_token(database.session(), token)
+    return token if req is not None and req.id == payment.request_id else None
+
+
+def status_page(req: RepublishRequest, status: int = 200, **forms: object) -> Response:
+    context: dict[str, object] = {
+        "accept_form": AcceptQuoteForm(formdata=None),
+        "decline_quote_form": DeclineQuoteForm(formdata=None),
+        "withdraw_form": WithdrawForm(formdata=None),
+        "answer_form": AnswerForm(formdata=None),
+    }
+    context.update(forms)
+    db = database.session()
+    licence = licence_of(db, req)
+    context.update(
+        payment=latest_payment(db, req),
+        licence=licence,
+        licensed_copy=copy_for(licence) if licence is not None and licence.is_active else None,
+        method=method_for(req, current_app.config["PAYMENT_PROVIDER"]).value,
+        pay_form=PortalForm(formdata=None),
+    )
+    return private(Response(render_template("public/request_status.html", req=req,
+                                            allowed=allowed_actions(req.state),
+                                            **context), status=status))
+
+
+def requester_acts(token: str, form_name: str, form: PortalForm,
+                   act: Callable[[RepublishRequest], object], done: str) -> Response:
+    """Validate, run one service for the requester, commit, and come back to the page
+    (or go on to the payment page the service returned)."""
+    req = request_by_token_or_404(token)
+    if not form.validate():
+        return status_page(req, 422, **{form_name: form})
+    outcome: list[object] = []
+    failure = attempt(lambda: outcome.append(act(req)))
+    if failure is not None:
+        status, message = failure
+        flash(message, "error")
+        # An expired quote cannot be accepted: that is a conflict with the page, too.
+        return status_page(request_by_token_or_404(token), 409 if status == 422 else status)
+    payment = outcome[0] if outcome else None
+    if isinstance(payment, Payment) and payment.provider != PaymentProvider.INVOICE \
+            and payment.checkout_url:
+        # To the provider's checkout page (Stripe's, or the demo's test page).
+        return checkout_redirect(payment, token)
+    flash(done, "success")
+    return redirect(url_for("public.request_status", token=token), code=303)
