@@ -123,7 +123,8 @@ def quote(portal: LivePortal, reference: str, amount: int = 25000, currency: str
         row = session.scalar(select(RepublishRequest).where(RepublishRequest.reference == reference))
         assert row is not None
         services.quote(session, row, services.QuoteInput(
-            fee=Money(amount, currency), valid_until=utcnow() + timedelta(days=10)), actor="staff:1")
+            fee=Money(amount, currency), valid_until=utcnow() + timedelta(days=10)), actor="staff:1",
+            currencies=app.config["CURRENCIES"])
         session.commit()
         session.close()
 
