@@ -349,7 +349,7 @@ class TestRateLimit:
 def test_a_failure_midway_leaves_nothing_half_written(
     app: Flask, client: FlaskClient, db: Session, article, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from portal.licensing import notify
+    from portal.notifications import people as notify
 
     def broken_enqueue(*args: object, **kwargs: object) -> None:
         raise RuntimeError("mail template missing")
