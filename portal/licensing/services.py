@@ -301,13 +301,8 @@ def confirm_payment(db: Session, request: RepublishRequest, *, actor: str, reaso
 
 def accept_quote(db: Session, request: RepublishRequest, *, quote_version: int) -> Quote:
     """Accept the open quote the requester saw (by its version), while it is valid."""
+    check_acceptable(request, quote_version=quote_version)
     current = request.current_quote
-    if request.state == RequestState.QUOTED and (
-        current is None or current.version != quote_version or current.status != QuoteStatus.OPEN
-    ):
-        raise Conflict()
-    if current is not None and current.valid_until <= utcnow():
-        raise QuoteError("This quote has expired. Write to the licensing desk for a new one.")
     apply_transition(db, request, Action.ACCEPT, actor=REQUESTER)
     assert current is not None  # QUOTED always has an open quote
     set_quote_status(db, current, QuoteAction.ACCEPT, actor=REQUESTER)

@@ -19,11 +19,6 @@ from portal.uow import unit_of_work
 from portal.workflows.providers import close_checkouts
 
 
-def _open_checkouts(db: Session, request_id: int) -> list[int]:
-    request = licensing.lock_request(db, request_id)
-    return [p.id for p in payments.open_payments(db, request)]
-
-
 def quote(db: Session, request_id: int, offer: licensing.QuoteInput, *, actor: str,
           expected_version: int | None) -> None:
     with unit_of_work(db):
@@ -51,8 +46,8 @@ def approve_free(db: Session, request_id: int, *, actor: str, note: str | None,
 def decline(db: Session, request_id: int, *, actor: str, reason: str,
             expected_version: int | None) -> None:
     with unit_of_work(db):
-        closing = _open_checkouts(db, request_id)
         request = licensing.lock_request(db, request_id)
+        closing = [p.id for p in payments.open_payments(db, request)]
         licensing.decline(db, request, actor=actor, reason=reason,
                           expected_version=expected_version)
     close_checkouts(db, closing, actor=actor, reason="the request was declined")
@@ -60,8 +55,8 @@ def decline(db: Session, request_id: int, *, actor: str, reason: str,
 
 def withdraw(db: Session, request_id: int, *, message: str | None) -> None:
     with unit_of_work(db):
-        closing = _open_checkouts(db, request_id)
         request = licensing.lock_request(db, request_id)
+        closing = [p.id for p in payments.open_payments(db, request)]
         licensing.withdraw(db, request, message=message)
     close_checkouts(db, closing, actor=licensing.REQUESTER, reason="the request was withdrawn")
 
