@@ -28,7 +28,7 @@ from tests.browser.conftest import fill_request_form, shoot
 from tests.browser.stripe_hosted import HostedCheckout, csp_watch, install_hosted_checkout, install_receipts
 from tests.conftest import make_app
 from tests.fake_stripe import FakeStripe
-from tests.payments_support import Buyer, stripe_config
+from tests.payments_support import stripe_config
 
 pytestmark = pytest.mark.browser
 
@@ -130,15 +130,18 @@ def quote(portal: LivePortal, reference: str, amount: int = 25000, currency: str
 
 
 def accepted(shopper: Shopper, portal: LivePortal, organisation: str) -> tuple[str, str]:
-    """A quoted request the buyer accepted outside the browser (the checkout is open, unpaid):
-    its status page's URL and the Checkout Session's id."""
+    """A quoted request the buyer accepted in this browser, now on Stripe's page with the
+    checkout open and unpaid: its status page's URL and the Checkout Session's id. (The way
+    back from Stripe finds the status page through this browser's session, so the accepting
+    has to happen here.)"""
     page = shopper.page
     quote(portal, send_request(page, portal, organisation))
     status_url = page.url
-    response = Buyer(portal.app, status_url.removeprefix(portal.base)).accept()
-    assert response.status_code == 303, response.get_data(as_text=True)
-    session_id = response.headers["Location"].rsplit("/", 1)[1]
-    assert session_id in portal.fake.sessions
+    page.reload()
+    page.get_by_role("button", name="Accept and pay").click()
+    arrive(shopper, HOSTED_PAGE, "Stripe's hosted checkout page")
+    (session_id,) = portal.fake.sessions
+    assert page.url == portal.fake.sessions[session_id]["url"]
     return status_url, session_id
 
 
@@ -208,7 +211,6 @@ def test_continue_to_payment_after_going_back(shopper: Shopper, portal: LivePort
     page, name = shopper.page, label(shopper.page)
     status_url, session_id = accepted(shopper, portal, f"Fjord Review ({name})")
     # On Stripe's page the buyer thinks again and goes back (the session's cancel_url).
-    page.goto(fake.sessions[session_id]["url"])
     page.get_by_role("link", name="Back").click()
     arrive(shopper, re.compile(re.escape(status_url) + "$"), "the request page (cancel_url)")
     continue_button = page.get_by_role("button", name="Continue to payment")
@@ -246,7 +248,6 @@ def test_success_address_alone_releases_nothing(shopper: Shopper, portal: LivePo
 def test_receipt_link_leads_to_stripe(shopper: Shopper, portal: LivePortal, fake: FakeStripe) -> None:
     page, name = shopper.page, label(shopper.page)
     status_url, session_id = accepted(shopper, portal, f"Skerry Times ({name})")
-    page.goto(fake.sessions[session_id]["url"])  # paid on Stripe's page (the way there is tested above)
     page.get_by_role("button", name="Pay", exact=True).click()
     arrive(shopper, re.compile(re.escape(status_url) + "$"), "the portal's request page")
     page.get_by_role("heading", name="Your licence").wait_for()
