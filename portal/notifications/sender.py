@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from portal.db import utcnow
 from portal.notifications.models import LINK_PLACEHOLDER, OutboxEmail, OutboxStatus
 from portal.notifications.transports import DeliveryError, Transport, build_message
+from portal.uow import unit_of_work
 
 #: How long a claim holds: longer than any one delivery (SMTP timeouts are 30 s per step).
 LEASE = timedelta(minutes=10)
@@ -54,12 +55,12 @@ def claim(db: Session, email_id: int, *, now: datetime, lease: timedelta = LEASE
     """
     # A plain UPDATE on the session's connection: its rowcount is the answer, and the row is
     # read back fresh below.
-    result = db.connection().execute(
-        update(OutboxEmail)
-        .where(OutboxEmail.id == email_id, _is_due(now))
-        .values(locked_until=now + lease, attempts=OutboxEmail.attempts + 1)
-    )
-    db.commit()
+    with unit_of_work(db):
+        result = db.connection().execute(
+            update(OutboxEmail)
+            .where(OutboxEmail.id == email_id, _is_due(now))
+            .values(locked_until=now + lease, attempts=OutboxEmail.attempts + 1)
+        )
     if result.rowcount != 1:
         return None
     return db.get(OutboxEmail, email_id, populate_existing=True)
@@ -101,8 +102,10 @@ def _attempt(
         email.last_error = f"abandoned: {email.attempts - 1} attempts ended without an outcome"
     else:
         try:
-            message = build_message(_with_link(email, db, links), mail_from)
-            db.commit()  # the link's token is stored before anyone can follow the link
+            # The link's token is stored before anyone can follow the link, and no
+            # transaction is open while the SMTP server is talked to.
+            with unit_of_work(db):
+                message = build_message(_with_link(email, db, links), mail_from)
             transport.send(message)
         except DeliveryError as error:
             email.last_error = str(error)
@@ -147,12 +150,12 @@ def send_due(
             email = claim(db, email_id, now=clock())
             if email is None:
                 continue  # another sender got it first
-            _attempt(
-                db, email, transport, clock,
-                mail_from=mail_from, max_attempts=max_attempts, retry_base_seconds=retry_base_seconds,
-                links=links,
-            )
-            db.commit()
+            with unit_of_work(db):
+                _attempt(
+                    db, email, transport, clock,
+                    mail_from=mail_from, max_attempts=max_attempts,
+                    retry_base_seconds=retry_base_seconds, links=links,
+                )
             if email.status == OutboxStatus.SENT:
                 report.sent += 1
             elif email.status == OutboxStatus.FAILED:

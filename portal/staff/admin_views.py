@@ -54,7 +54,8 @@ def _get_or_404(model: type[Row], row_id: int) -> Row:
 
 def _back(endpoint: str, message: str, **values: object) -> Response:
     """Commit the change, say what it did, and send the browser back to the page."""
-    database.session().commit()
+    with unit_of_work():
+        pass  # the view staged its change in the session: commit it (or roll it back)
     flash(message, "success")
     return redirect(url_for(endpoint, **values), code=303)
 

@@ -24,6 +24,7 @@ from portal import db as database
 from portal.extensions import limiter
 from portal.staff import auth
 from portal.staff.models import StaffRole
+from portal.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +106,12 @@ def login() -> Response | str | tuple[str, int]:
         return render_template(
             "staff/login.html", form=form, next=target, failed=SIGN_IN_FAILED
         ), 401
-    if current_user.is_authenticated:
-        # Signing in over a live session replaces it: the old one must not outlive its cookie.
-        auth.end_session(db, current_user.get_id())
-    token = auth.start_session(db, user)
-    db.commit()
+    with unit_of_work(db):
+        if current_user.is_authenticated:
+            # Signing in over a live session replaces it: the old one must not outlive its
+            # cookie.
+            auth.end_session(db, current_user.get_id())
+        token = auth.start_session(db, user)
     # A new session: nothing from before signing in (a planted CSRF token, say) carries over.
     session.clear()
     login_user(auth.SignedInStaff(user, token))
@@ -118,9 +120,8 @@ def login() -> Response | str | tuple[str, int]:
 
 @auth.role_required(StaffRole.VIEWER)
 def logout() -> Response:
-    db = database.session()
-    auth.end_session(db, current_user.get_id())
-    db.commit()
+    with unit_of_work() as db:
+        auth.end_session(db, current_user.get_id())
     logout_user()
     session.clear()
     flash("You have signed out.", "success")

@@ -42,6 +42,7 @@ from portal.licensing.services import MAX_QUOTE_VALIDITY_DAYS
 from portal.money import Money, MoneyError, parse_amount
 from portal.staff.auth import role_required
 from portal.staff.models import StaffRole, StaffUser
+from portal.uow import unit_of_work
 
 #: the most Stripe takes in one payment in most currencies; no rate of the card goes higher
 MAX_AMOUNT_MINOR = 99_999_999
@@ -331,8 +332,8 @@ def rate_card_save() -> Response | tuple[str, int]:
     form = _card_form(card)
     if not form.validate_on_submit():
         return _page(card, form, status=422)
-    save_rate_card(db, form.card_data(), actor=current_user.actor)
-    db.commit()
+    with unit_of_work(db):
+        save_rate_card(db, form.card_data(), actor=current_user.actor)
     flash("Rate card saved. New suggestions use it now; quotes already sent keep their fee.",
           "success")
     return redirect(url_for("staff.rate_card"), 303)
