@@ -602,3 +602,39 @@ def test_the_stripe_webhook_is_the_only_post_without_csrf(app: Flask) -> None:
                 url = url.replace(f"<{argument}>", "x" * 43).replace(
                     f"<path:{argument}>", "x")
             assert client.post(url, data={}).status_code in (400, 404), url
+
+
+@pytest.mark.parametrize("key", [
+    "x", "%00", "../../admin", "a" * 65, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "'; drop table--",
+    "%F0%9F%92%B3" * 8, "a%2Fb" * 6,
+])
+@pytest.mark.parametrize("page", ["return", "cancelled"])
+def test_return_addresses_with_a_wrong_key_are_refused(
+        app: Flask, db: Session, fake_stripe: FakeStripe, key: str, page: str) -> None:
+    request_id, buyer, session_id = checkout(app, db, fake_stripe)
+    before = footprint(db)
+    response = buyer.client.get(f"/payments/{key}/{page}")
+    # (a NUL byte in an address is refused as a bad request before routing)
+    assert response.status_code == (400 if key == "%00" else 404)
+    assert buyer.token not in response.get_data(as_text=True)
+    assert footprint(db) == before and state(db, request_id) == "awaiting_payment"
+
+
+def test_return_addresses_from_another_browser_show_no_private_page(
+        app: Flask, db: Session, fake_stripe: FakeStripe) -> None:
+    """The right key, but a browser that did not start the checkout: the page says where
+    the payment stands and never leads to (or names) the status page."""
+    request_id, buyer, session_id = checkout(app, db, fake_stripe)
+    success_url = fake_stripe.session_params[session_id]["success_url"]
+    cancel_url = fake_stripe.session_params[session_id]["cancel_url"]
+    stranger = app.test_client()
+    for url in (success_url, cancel_url):
+        response = stranger.get(url.removeprefix(app.config["BASE_URL"]))
+        body = response.get_data(as_text=True)
+        assert response.status_code == 200, body
+        assert buyer.token not in body and "/requests/" not in body
+        assert response.headers["Cache-Control"] == "no-store"
+    # The buyer's own browser goes back to its status page.
+    back = buyer.client.get(cancel_url.removeprefix(app.config["BASE_URL"]))
+    assert back.status_code == 303 and back.headers["Location"].endswith(buyer.url)
+    assert state(db, request_id) == "awaiting_payment"
