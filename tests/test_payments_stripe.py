@@ -632,7 +632,7 @@ def test_return_addresses_from_another_browser_show_no_private_page(
         response = stranger.get(url.removeprefix(app.config["BASE_URL"]))
         body = response.get_data(as_text=True)
         assert response.status_code == 200, body
-        assert buyer.token not in body and "/requests/" not in body
+        assert buyer.token not in body and "/requests/" not in body and BUYER not in body
         assert response.headers["Cache-Control"] == "no-store"
     # The buyer's own browser goes back to its status page.
     back = buyer.client.get(cancel_url.removeprefix(app.config["BASE_URL"]))
