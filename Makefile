@@ -45,8 +45,9 @@ demo: install
 serve: install
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
+# One worker per core (up to four): each has its own SQLite files and PostgreSQL schema.
 test: install-test browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis
