@@ -62,6 +62,7 @@ def register_errorhandlers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from portal.articles.cli import articles_cli
     from portal.cli import db_cli, demo_cli
+    from portal.jobs.cli import jobs_cli
     from portal.licences.cli import licences_cli
     from portal.licensing.cli import requests_cli
     from portal.notifications.cli import outbox_cli
@@ -69,7 +70,7 @@ def register_commands(app: Flask) -> None:
     from portal.staff.cli import staff_cli
 
     for group in (db_cli, demo_cli, articles_cli, outbox_cli, staff_cli, requests_cli,
-                  payments_cli, licences_cli):
+                  payments_cli, licences_cli, jobs_cli):
         app.cli.add_command(group)
 
 

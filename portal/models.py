@@ -10,6 +10,7 @@ from portal.licensing.models import (
     RequestMessage,
     RequestToken,
 )
+from portal.jobs.models import JobRun
 from portal.licences.models import Licence, LicenceTerms
 from portal.licences.tracking import LicenceView
 from portal.licensing.ratecard import RateCard, RateFactor
@@ -20,6 +21,6 @@ from portal.staff.models import StaffSession, StaffUser
 
 __all__ = [
     "Article", "ArticleRevision", "Asset", "AuditEvent", "Base", "Counter", "DeclineTemplate",
-    "DemoCheckout", "Licence", "LicenceTerms", "LicenceView", "OutboxEmail", "Payment", "ProviderEvent", "Quote", "RateCard", "RateFactor", "RepublishRequest", "RequestMessage",
+    "DemoCheckout", "JobRun", "Licence", "LicenceTerms", "LicenceView", "OutboxEmail", "Payment", "ProviderEvent", "Quote", "RateCard", "RateFactor", "RepublishRequest", "RequestMessage",
     "RequestToken", "StaffSession", "StaffUser",
 ]

@@ -1,10 +1,11 @@
-"""`flask --app portal requests ...`: time-based changes to requests (run from cron)."""
+"""`flask --app portal requests expire`: one periodic job run by hand (`jobs run` runs it
+on its schedule)."""
 
 import click
 from flask.cli import AppGroup
 
-from portal.uow import unit_of_work
-from portal.licensing.services import expire_quotes
+from portal import db as database
+from portal.workflows.periodic import expire_requests
 
 requests_cli = AppGroup("requests", help="Republishing requests.")
 
@@ -12,8 +13,5 @@ requests_cli = AppGroup("requests", help="Republishing requests.")
 @requests_cli.command("expire")
 def expire() -> None:
     """Expire quotes whose validity has ended, and tell each requester."""
-    with unit_of_work() as db:
-        expired = expire_quotes(db)
-        for request in expired:
-            click.echo(f"  expired  {request.reference}  {request.requester_email}")
-    click.echo(f"Expired {len(expired)} quote{'' if len(expired) == 1 else 's'}.")
+    click.echo(expire_requests(database.session(), lambda line, problem: click.echo(
+        line, err=problem)))

@@ -12,10 +12,7 @@ import click
 from flask.cli import AppGroup
 
 from portal import db as database
-from portal.payments.provider import ProviderError
-from portal.payments.services import payments_to_reconcile
-from portal.uow import explain
-from portal.workflows.providers import close_orphans, reconcile_one
+from portal.workflows.providers import reconcile as reconcile_payments
 
 payments_cli = AppGroup("payments", help="Payments.")
 
@@ -23,43 +20,8 @@ payments_cli = AppGroup("payments", help="Payments.")
 @payments_cli.command("reconcile")
 def reconcile() -> None:
     """Re-fetch open and disputed payments from the provider and apply what it says."""
-    db = database.session()
-    ids = payments_to_reconcile(db)
-    db.rollback()
-    click.echo(f"Checking {len(ids)} payment{'' if len(ids) == 1 else 's'} with the provider.")
-    changed = failed = 0
-    for number, payment_id in enumerate(ids, 1):
-        label = f"  [{number}/{len(ids)}]"
-        try:
-            result = reconcile_one(db, payment_id)
-        except ProviderError as error:
-            db.rollback()
-            failed += 1
-            click.echo(f"{label} payment {payment_id}: not checked: {error.message}", err=True)
-            continue
-        except Exception as error:  # noqa: BLE001 - a concurrent change, mapped below
-            db.rollback()
-            if explain(error) is None:
-                raise
-            failed += 1
-            click.echo(f"{label} payment {payment_id}: changed meanwhile (a webhook?); run "
-                       "again", err=True)
-            continue
-        label = f"{label} {result.label}"
-        if result.after != result.before:
-            changed += 1
-            click.echo(f"{label}: {result.before.value} -> {result.after.value}")
-        else:
-            click.echo(f"{label}: {result.after.value}, unchanged")
-    click.echo(f"Done: {changed} changed, {len(ids) - changed - failed} unchanged, "
-               f"{failed} not checked.")
-    sweep = close_orphans(db)
-    for ref in sweep.closed:
-        click.echo(f"  closed checkout {ref}: the portal never recorded it")
-    for problem in sweep.failed:
-        click.echo(f"  could not look for unrecorded checkouts: {problem}", err=True)
-    if sweep.closed:
-        click.echo(f"Closed {len(sweep.closed)} unrecorded checkout"
-                   f"{'' if len(sweep.closed) == 1 else 's'}.")
-    if failed or sweep.failed:
+    result = reconcile_payments(database.session(),
+                                lambda line, problem: click.echo(line, err=problem))
+    click.echo(f"Done: {result.summary()}")
+    if not result.complete:
         raise SystemExit(1)

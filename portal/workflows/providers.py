@@ -6,6 +6,7 @@ and what it answered is applied in a transaction of its own, under the payment's
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -25,7 +26,7 @@ from portal.payments.provider import (
     WebhookEvent,
 )
 from portal.payments.registry import provider
-from portal.uow import end_transaction, unit_of_work
+from portal.uow import end_transaction, explain, unit_of_work
 from portal.workflows.confirmation import apply_dispute_report, apply_report
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,66 @@ def close_orphans(db: Session) -> OrphanSweep:
             except ProviderError as error:
                 sweep.failed.append(f"{checkout.ref}: {error.message}")
     return sweep
+
+
+@dataclass
+class Reconciliation:
+    checked: int = 0
+    changed: int = 0
+    not_checked: int = 0
+    sweep: OrphanSweep = field(default_factory=OrphanSweep)
+
+    @property
+    def complete(self) -> bool:
+        return not self.not_checked and not self.sweep.failed
+
+    def summary(self) -> str:
+        line = (f"{self.checked} payment{'' if self.checked == 1 else 's'} checked: "
+                f"{self.changed} changed, {self.checked - self.changed - self.not_checked} "
+                f"unchanged, {self.not_checked} not checked")
+        if self.sweep.closed:
+            line += (f"; closed {len(self.sweep.closed)} unrecorded checkout"
+                     f"{'' if len(self.sweep.closed) == 1 else 's'}")
+        return line + "."
+
+
+def reconcile(db: Session, say: Callable[[str, bool], None]) -> Reconciliation:
+    """Re-fetch every open or disputed payment from its provider and apply what it says, one
+    payment per transaction (one failure does not hold up the rest), then close orphan
+    checkouts. ``say(line, is_problem)`` reports progress."""
+    ids = payments.payments_to_reconcile(db)
+    end_transaction(db)
+    result = Reconciliation(checked=len(ids))
+    say(f"Checking {len(ids)} payment{'' if len(ids) == 1 else 's'} with the provider.", False)
+    for number, payment_id in enumerate(ids, 1):
+        label = f"  [{number}/{len(ids)}]"
+        try:
+            outcome = reconcile_one(db, payment_id)
+        except ProviderError as error:
+            db.rollback()
+            result.not_checked += 1
+            say(f"{label} payment {payment_id}: not checked: {error.message}", True)
+            continue
+        except Exception as error:  # noqa: BLE001 - a concurrent change, mapped below
+            db.rollback()
+            if explain(error) is None:
+                raise
+            result.not_checked += 1
+            say(f"{label} payment {payment_id}: changed meanwhile (a webhook?); run again",
+                True)
+            continue
+        label = f"{label} {outcome.label}"
+        if outcome.after != outcome.before:
+            result.changed += 1
+            say(f"{label}: {outcome.before.value} -> {outcome.after.value}", False)
+        else:
+            say(f"{label}: {outcome.after.value}, unchanged", False)
+    result.sweep = close_orphans(db)
+    for ref in result.sweep.closed:
+        say(f"  closed checkout {ref}: the portal never recorded it", False)
+    for problem in result.sweep.failed:
+        say(f"  could not look for unrecorded checkouts: {problem}", True)
+    return result
 
 
 # -- Provider events (webhooks) -------------------------------------------------------------
