@@ -78,6 +78,13 @@ STAFF_SESSION_IDLE_MINUTES = 120
 STAFF_LOGIN_RATE_LIMIT_IP = "20 per 10 minutes"
 STAFF_LOGIN_RATE_LIMIT_ACCOUNT = "5 per 10 minutes"
 
+# Logs (portal/logs.py): "plain" lines for people, or "json" (one object per line, production's
+# default) for a log collector; the least severe level written.
+LOG_FORMAT = "plain"
+LOG_LEVEL = "INFO"
+# Errors to Sentry when set (needs the `prod` extra: pip install 'republishing-portal[prod]').
+SENTRY_DSN = None
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 WTF_CSRF_TIME_LIMIT = None  # a long form may stay open; the token lives as long as the session

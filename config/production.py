@@ -3,3 +3,4 @@
 SESSION_COOKIE_SECURE = True
 PAYMENT_PROVIDER = "stripe"
 PREFERRED_URL_SCHEME = "https"
+LOG_FORMAT = "json"  # one JSON object per line, for the log collector

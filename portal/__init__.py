@@ -5,7 +5,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import db
+from portal import db, logs
 from portal.config import load_config
 from portal.extensions import csrf, limiter
 from portal.resources import resource_dir
@@ -18,6 +18,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
     )
     load_config(app, overrides)
+    logs.init_app(app)  # first: every line after this, and every request, goes through it
     proxies = int(app.config["PROXY_FIX_X_FOR"])
     if proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

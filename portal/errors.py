@@ -1,24 +1,8 @@
 """Error pages in the site's style: each says what happened and what to do next."""
 
-import logging
-import re
-
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
-
-_STATUS_TOKEN = re.compile(r"/requests/[A-Za-z0-9_\-%]{8,}")
-
-
-class RedactStatusTokens(logging.Filter):
-    """Keeps requesters' status-page tokens out of logs: /requests/<token> -> /requests/…"""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "/requests/" in message:
-            record.msg, record.args = _STATUS_TOKEN.sub("/requests/…", message), None
-        return True
-
 
 MESSAGES = {
     400: ("This request could not be understood",
@@ -85,9 +69,5 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError) -> tuple[str, int]:
-        # Flask has logged the exception already (through the redacting filter below).
+        # Flask has logged the exception already, tokens masked (portal.logs.RedactSecrets).
         return render_error(500)
-
-    redact = RedactStatusTokens()
-    for name in ("werkzeug", "gunicorn.access", "gunicorn.error", app.logger.name):
-        logging.getLogger(name).addFilter(redact)
