@@ -66,10 +66,21 @@ RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 # portal (0: none). Rate limits then count the visitor's address, not the proxy's.
 PROXY_FIX_X_FOR = 0
 
-# Outbox delivery: attempts before a message is given up, and the first retry delay.
-OUTBOX_MAX_ATTEMPTS = 8
+# Outbox delivery. A message that fails for now (server down, 4xx) is tried again after
+# waits that double from OUTBOX_RETRY_BASE_SECONDS up to OUTBOX_RETRY_MAX_DELAY_MINUTES, and
+# is given up once those waits add up to OUTBOX_GIVE_UP_AFTER_HOURS (with these values: 55
+# attempts over 48 hours), or after OUTBOX_MAX_ATTEMPTS attempts, a ceiling that also ends a
+# message which crashes its sender every time. A refusal (5xx) fails it at once.
 OUTBOX_RETRY_BASE_SECONDS = 30
+OUTBOX_RETRY_MAX_DELAY_MINUTES = 60
+OUTBOX_GIVE_UP_AFTER_HOURS = 48
+OUTBOX_MAX_ATTEMPTS = 100
 OUTBOX_BATCH_SIZE = 50
+# When mail has been failing for this long, the back office shows a warning and the desk
+# (STAFF_NOTIFY_EMAILS) gets one e-mail per outage; messages given up show in the warning
+# for OUTBOX_ALERT_DEAD_DAYS after they were written.
+OUTBOX_ALERT_AFTER_MINUTES = 30
+OUTBOX_ALERT_DEAD_DAYS = 7
 
 # Staff sign-in: a session ends this long after sign-in, or after this long without a request.
 STAFF_SESSION_MAX_HOURS = 12

@@ -31,6 +31,8 @@ class Mailbox:
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     #: consumed one per DATA before messages are accepted again
     data_replies: list[str] = field(default_factory=list)
+    #: while set, every DATA is answered with this (an outage: e.g. "451 4.3.0 try later")
+    down: str | None = None
     logins: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
@@ -40,6 +42,8 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.down is not None:
+            return self.down
         if self.data_replies:
             return self.data_replies.pop(0)
         message = email.message_from_bytes(envelope.content, policy=default_policy)

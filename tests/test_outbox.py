@@ -183,7 +183,8 @@ def test_gives_up_after_max_attempts_with_doubling_delays(db: Session, smtp_serv
 @pytest.mark.parametrize(
     ("attempts", "delay"),
     [(1, timedelta(seconds=30)), (2, timedelta(seconds=60)), (5, timedelta(minutes=8)),
-     (10, timedelta(seconds=30 * 512)), (11, MAX_RETRY_DELAY), (60, MAX_RETRY_DELAY)],
+     (7, timedelta(seconds=30 * 64)), (8, timedelta(hours=1)), (8, MAX_RETRY_DELAY),
+     (60, MAX_RETRY_DELAY), (5000, MAX_RETRY_DELAY)],
 )
 def test_retry_delay_doubles_up_to_a_cap(attempts: int, delay: timedelta) -> None:
     assert retry_delay(attempts, 30) == delay

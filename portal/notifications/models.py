@@ -12,7 +12,8 @@ from portal.db import Base, utcnow
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
-    #: gave up after OUTBOX_MAX_ATTEMPTS, or the server refused it for good
+    #: given up: its retries spanned OUTBOX_GIVE_UP_AFTER_HOURS (or reached OUTBOX_MAX_ATTEMPTS),
+    #: or the server refused it for good
     FAILED = "failed"
 
 

@@ -9,11 +9,13 @@ from portal.staff import (
     admin_views,
     auth_views,
     licence_views,
+    operations_views,
     payment_views,
     ratecard_views,
     views,
 )
 from portal.staff.models import StaffRole
+from portal.staff.operations import mail_warning
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -48,6 +50,10 @@ bp.add_url_rule('/decline-templates', 'decline_templates', admin_views.decline_t
 bp.add_url_rule('/decline-templates', 'add_decline_template', admin_views.add_decline_template, methods=['POST'])
 bp.add_url_rule('/decline-templates/<int:template_id>', 'edit_decline_template', admin_views.edit_decline_template, methods=['POST'])
 bp.add_url_rule('/decline-templates/<int:template_id>/delete', 'delete_decline_template', admin_views.delete_decline_template, methods=['POST'])
+# operations views
+bp.add_url_rule('/operations', 'operations', operations_views.operations_page, methods=['GET'])
+bp.add_url_rule('/operations/mail/<int:email_id>/retry', 'retry_mail', operations_views.retry_mail, methods=['POST'])
+bp.add_url_rule('/operations/mail/retry-all', 'retry_all_mail', operations_views.retry_all_mail, methods=['POST'])
 # auth views
 bp.add_url_rule('/login', 'login', auth_views.login, methods=['GET', 'POST'])
 bp.add_url_rule('/logout', 'logout', auth_views.logout, methods=['POST'])
@@ -59,6 +65,7 @@ NAVIGATION = (
     ("staff.articles", "Articles", StaffRole.ADMIN),
     ("staff.decline_templates", "Decline reasons", StaffRole.ADMIN),
     ("staff.users", "Staff", StaffRole.ADMIN),
+    ("staff.operations", "Operations", StaffRole.ADMIN),
 )
 
 
@@ -66,3 +73,11 @@ NAVIGATION = (
 def navigation() -> dict[str, Any]:
     routes = current_app.view_functions
     return {"staff_nav": [item for item in NAVIGATION if item[0] in routes]}
+
+
+@bp.context_processor
+def mail_status() -> dict[str, Any]:
+    """`mail_warning()` for the back office's layout: the outbox's health while mail has been
+    failing for long or was given up, else None (one aggregate query, run only by pages
+    that show it)."""
+    return {"mail_warning": mail_warning}
