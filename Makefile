@@ -8,8 +8,11 @@ FLASK := $(BIN)/flask --app portal
 # Debian's Chromium drives the browser tests (Playwright does not download browsers here).
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# `make run PORT=5001` serves elsewhere; links in e-mails follow.
+PORT ?= 5000
+RUN_ENV := PATH="$(abspath $(BIN)):$$PATH" PORTAL_BASE_URL=http://127.0.0.1:$(PORT)
 
-.PHONY: run test install install-test browser db demo serve clean
+.PHONY: run test bench install install-test browser db demo serve clean
 
 run: install db demo serve
 
@@ -18,7 +21,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
 install-test: $(VENV)/.installed-test
@@ -40,14 +43,24 @@ db: install
 	$(FLASK) db upgrade
 
 demo: install
-	$(FLASK) demo load
+	$(RUN_ENV) $(FLASK) demo load
 
+# The web server, the outbox worker and the periodic jobs (Procfile), until Ctrl-C.
 serve: install
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	@echo "Starting the portal on http://127.0.0.1:$(PORT)/ (web, mail, jobs); Ctrl-C stops all."
+	@echo "E-mail is not sent in development: each message is written to instance/mail/ as a .eml file."
+	@echo "Back office: http://127.0.0.1:$(PORT)/staff/ (the demo account is printed above)."
+	$(RUN_ENV) $(BIN)/honcho start -f Procfile -p $(PORT)
 
 # One worker per core (up to four): each has its own SQLite files and PostgreSQL schema.
+# Tests marked `timing` are left out (pyproject.toml): `make bench` runs them.
 test: install-test browser
 	$(BIN)/python -m pytest -n auto --maxprocesses 4
+
+# The tests that hold the portal to the clock, one at a time so that they measure the portal
+# rather than each other; bench/README.md has the benchmarks run by hand.
+bench: install-test
+	$(BIN)/python -m pytest -m timing
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -6,6 +6,8 @@ DATABASE_URL here (Flask's from_prefixed_env).
 
 SECRET_KEY = None  # required in production; development and test set their own
 DATABASE_URL = None  # None: a SQLite file in the instance folder
+# PostgreSQL that does not answer: a page fails (503, "try again") after this many seconds.
+DATABASE_CONNECT_TIMEOUT_SECONDS = 5
 BASE_URL = "http://127.0.0.1:5000"
 PAYMENT_PROVIDER = "demo"
 STRIPE_SECRET_KEY = None
@@ -88,6 +90,13 @@ STAFF_SESSION_IDLE_MINUTES = 120
 # Sign-in attempts (Flask-Limiter syntax): per client address, and per e-mail address tried.
 STAFF_LOGIN_RATE_LIMIT_IP = "20 per 10 minutes"
 STAFF_LOGIN_RATE_LIMIT_ACCOUNT = "5 per 10 minutes"
+# Staff passwords are hashed with argon2id at this cost: passes over memory, memory in KiB,
+# and lanes. These are argon2-cffi's defaults (RFC 9106's low-memory profile, 64 MiB);
+# production refuses less than OWASP's minimum (2 passes over 19 MiB). A changed cost applies
+# to each account at its next sign-in.
+ARGON2_TIME_COST = 3
+ARGON2_MEMORY_COST = 64 * 1024
+ARGON2_PARALLELISM = 4
 
 # Logs (portal/logs.py): "plain" lines for people, or "json" (one object per line, production's
 # default) for a log collector; the least severe level written.

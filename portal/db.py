@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event, text
+from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event, make_url, text
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -67,8 +67,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    engine = create_engine(url, pool_pre_ping=True)
+def make_engine(url: str, connect_timeout: float = 5) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if make_url(url).get_backend_name() == "postgresql":
+        # A database host that does not answer fails the request within this many seconds
+        # (a 503 saying to try again) instead of holding a worker indefinitely.
+        connect_args["connect_timeout"] = max(1, int(connect_timeout))
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -77,8 +82,8 @@ def make_engine(url: str) -> Engine:
 class Database:
     """The engine and session factory of one app (kept in app.extensions["portal.db"])."""
 
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
+    def __init__(self, url: str, connect_timeout: float = 5) -> None:
+        self.engine = make_engine(url, connect_timeout)
         self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
 
     def ping(self) -> None:
@@ -87,7 +92,8 @@ class Database:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["portal.db"] = Database(app.config["DATABASE_URL"])
+    app.extensions["portal.db"] = Database(
+        app.config["DATABASE_URL"], float(app.config["DATABASE_CONNECT_TIMEOUT_SECONDS"]))
     app.teardown_appcontext(_close_session)
 
 

@@ -53,6 +53,7 @@ def load_demo() -> Iterator[str]:
                         name="Demo licensing desk")
     yield report.summary()
     yield f"Rate card in {card.currency}: edit it under /staff/rate-card."
-    yield (f"Back office: http://127.0.0.1:5000/staff/ as {DEMO_STAFF_EMAIL}, "
+    base = config["BASE_URL"]
+    yield (f"Back office: {base}/staff/ as {DEMO_STAFF_EMAIL}, "
            f"password {DEMO_STAFF_PASSWORD} (demo only).")
-    yield "Demo data loaded: open http://127.0.0.1:5000/."
+    yield f"Demo data loaded: open {base}/."

@@ -1,6 +1,8 @@
 """Error pages in the site's style: each says what happened and what to do next."""
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, current_app, g, render_template, request
+from flask_login import AnonymousUserMixin
+from sqlalchemy.exc import InterfaceError, OperationalError
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -26,11 +28,16 @@ MESSAGES = {
     500: ("Something went wrong on our side",
           "The portal failed to answer. Nothing you submitted was half-saved. Please try again "
           "in a moment; if it keeps happening, write to the licensing desk."),
-    503: ("The portal is not available right now", "Please try again in a few minutes."),
+    503: ("The portal is not available right now",
+          "Nothing you sent was saved. Please try again in a minute."),
 }
 
 
 def render_error(status: int, detail: str | None = None) -> tuple[str, int]:
+    # Flask-Login loads the signed-in user for every template, from the database. An error
+    # page shows nothing of the user, and must render when the database is down.
+    if "_login_user" not in g:
+        g._login_user = AnonymousUserMixin()
     title, advice = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
     return render_template(
         "errors/error.html", status=status, title=title, advice=advice, detail=detail
@@ -66,6 +73,26 @@ def init_app(app: Flask) -> None:
         ):
             detail = error.description
         return render_error(error.code, detail)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(error: Exception) -> Response:
+        """The database cannot be reached (down, restarting, out of connections): a 503 that
+        says to try again, never a bare 500; machines (Stripe's webhook, JSON clients) get
+        JSON and retry."""
+        current_app.logger.error("database unavailable on %s %s: %s", request.method,
+                                 request.path, str(error).splitlines()[0][:300])
+        if request.path.startswith("/webhooks/") or request.path.endswith(".json") \
+                or request.path in ("/healthz", "/readyz"):
+            response = current_app.json.response(
+                {"error": "The database is not available. Retry later."})
+            response.status_code = 503
+        else:
+            body, status = render_error(503)
+            response = Response(body, status=status)
+        response.headers["Retry-After"] = "60"
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError) -> tuple[str, int]:

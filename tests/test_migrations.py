@@ -46,6 +46,24 @@ def test_migrations_match_models(kind: str, tmp_path: Path) -> None:
     assert {table.name for table in Base.metadata.sorted_tables} <= tables
     # and upgrading again is a no-op
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    # `flask db check` and `db current` say the same
+    check = runner.invoke(args=["db", "check"])
+    assert check.exit_code == 0 and "agree" in check.output, check.output
+    current = runner.invoke(args=["db", "current"])
+    head = current.output.split("the newest revision is ")[1].split(".")[0]
+    assert current.output.startswith(f"Database is at {head};"), current.output
+    # Every migration goes back down, and up again.
+    down = runner.invoke(args=["db", "downgrade", "base"])
+    assert down.exit_code == 0, down.output
+    assert "base (empty)" in down.output
+    with engine.connect() as connection:
+        assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
+    engine.dispose()
+    behind = runner.invoke(args=["db", "check"])
+    assert behind.exit_code == 1 and "differ" in behind.output, behind.output
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(args=["db", "check"]).exit_code == 0
+    engine.dispose()
     if admin is not None:
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))

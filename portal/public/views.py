@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select
 from werkzeug.wrappers import Response as BaseResponse
 
 from portal import db as database
+from portal import readiness
 from portal.articles.models import Article
 from portal.articles.urls import normalise_url
 from portal.db import escape_like
@@ -183,10 +184,8 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def readyz() -> tuple[dict[str, str], int]:
-    try:
-        database.database().ping()
-    except Exception as error:  # any failure to reach the database means "not ready"
-        current_app.logger.warning("readiness check failed: %s", error)
-        return {"status": "unavailable", "database": "unreachable"}, 503
-    return {"status": "ok", "database": "reachable"}, 200
+def readyz() -> tuple[dict[str, object], int]:
+    """For a load balancer: 503 while the database cannot be reached; otherwise 200, with
+    what is degraded (Redis down, e-mail delayed) said in the body."""
+    result = readiness.check(current_app._get_current_object())  # type: ignore[attr-defined]
+    return result.report(), 200 if result.ready else 503
