@@ -149,6 +149,9 @@ def logging_config(log_format: str, level: str, env: str) -> dict[str, Any]:
             # gunicorn's loggers are left to config/gunicorn.conf.py (where its access log goes,
             # and in what format); their records are masked at the source all the same.
             "werkzeug": {"level": level},
+            # Alembic says at INFO which plugins it loaded, on every command: only its
+            # warnings are worth a line.
+            "alembic": {"level": "WARNING"},
         },
     }
     if env == "test":
