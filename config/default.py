@@ -4,12 +4,24 @@ Keys are written without the PORTAL_ prefix: PORTAL_DATABASE_URL in the environm
 DATABASE_URL here (Flask's from_prefixed_env).
 """
 
-SECRET_KEY = None  # required in production; development and test set their own
-DATABASE_URL = None  # None: a SQLite file in the instance folder
+# Signs sessions and CSRF tokens: a long random string, the same on every host. Required in
+# production; development keeps one in instance/secret_key, the tests set their own.
+SECRET_KEY = None
+
+# SQLAlchemy URL of the database, e.g. postgresql+psycopg://portal@db.internal/portal.
+# None: a SQLite file in the instance folder.
+DATABASE_URL = None
 # PostgreSQL that does not answer: a page fails (503, "try again") after this many seconds.
 DATABASE_CONNECT_TIMEOUT_SECONDS = 5
+
+# The portal's public address, as buyers reach it: it goes into every e-mailed link.
 BASE_URL = "http://127.0.0.1:5000"
+
+# Who takes payments: "stripe", "invoice", or "demo" (a labelled stand-in, refused in
+# production).
 PAYMENT_PROVIDER = "demo"
+# Stripe's secret API key (sk_live_... or sk_test_...), and the signing secret of the webhook
+# endpoint <BASE_URL>/webhooks/stripe; both required with the Stripe provider in production.
 STRIPE_SECRET_KEY = None
 STRIPE_WEBHOOK_SECRET = None
 STRIPE_API_BASE = None  # None: api.stripe.com; the test suite points it at its fake Stripe
@@ -105,6 +117,8 @@ LOG_LEVEL = "INFO"
 # Errors to Sentry when set (needs the `prod` extra: pip install 'republishing-portal[prod]').
 SENTRY_DSN = None
 
+# The session cookie: out of reach of scripts, and sent along when a buyer comes back from
+# Stripe's page (Lax), not on other sites' forms. Production also makes it Secure.
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 WTF_CSRF_TIME_LIMIT = None  # a long form may stay open; the token lives as long as the session
