@@ -28,19 +28,20 @@ MESSAGES = {
     500: ("Something went wrong on our side",
           "The portal failed to answer. Nothing you submitted was half-saved. Please try again "
           "in a moment; if it keeps happening, write to the licensing desk."),
-    503: ("The portal is not available right now",
-          "Nothing you sent was saved. Please try again in a minute."),
+    503: ("The portal is not available right now", "Please try again in a minute."),
 }
 
 
-def render_error(status: int, detail: str | None = None) -> tuple[str, int]:
+def render_error(status: int, detail: str | None = None, *,
+                 retry_url: str | None = None) -> tuple[str, int]:
     # Flask-Login loads the signed-in user for every template, from the database. An error
     # page shows nothing of the user, and must render when the database is down.
     if "_login_user" not in g:
         g._login_user = AnonymousUserMixin()
     title, advice = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
     return render_template(
-        "errors/error.html", status=status, title=title, advice=advice, detail=detail
+        "errors/error.html", status=status, title=title, advice=advice, detail=detail,
+        retry_url=retry_url,
     ), status
 
 
@@ -88,7 +89,12 @@ def init_app(app: Flask) -> None:
                 {"error": "The database is not available. Retry later."})
             response.status_code = 503
         else:
-            body, status = render_error(503)
+            # Sending a form again is the person's choice; reloading a page is harmless.
+            sent = request.method not in ("GET", "HEAD")
+            body, status = render_error(
+                503, "Nothing you sent was saved." if sent else None,
+                # (one leading slash: "//host/..." would lead to another site)
+                retry_url=None if sent else "/" + request.full_path.rstrip("?").lstrip("/"))
             response = Response(body, status=status)
         response.headers["Retry-After"] = "60"
         response.headers["Cache-Control"] = "no-store"

@@ -77,7 +77,9 @@ def test_every_page_answers_a_styled_503_while_the_database_is_down(
     # The pages that read the database all said 503 (the sign-in form, the health check and
     # the static files need none).
     assert answered["/"] == 503
-    assert_styled_503(client.get(f"/articles/{article.slug}"), "article page")
+    page = client.get(f"/articles/{article.slug}?from=footer")
+    assert_styled_503(page, "article page")
+    assert f'href="/articles/{article.slug}?from=footer">Try again' in page.get_data(as_text=True)
     assert answered["/staff/"] == 503 and answered["/staff/rate-card"] == 503
     assert answered["/healthz"] == 200
 
