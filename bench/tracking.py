@@ -141,13 +141,14 @@ def wait_for(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
 
 def prepare(database_url: str, folder: Path) -> tuple[str, Any]:
     """Tables and one licence (a request approved free of charge); returns its tracking key."""
+    from sqlalchemy import select
+
     import portal.models  # noqa: F401  (every table)
     from portal import create_app
     from portal.db import Base
     from portal.licences.models import Licence
     from portal.licensing import services
     from portal.licensing.models import RepublishRequest
-    from sqlalchemy import select
     from tests.factories import make_article, make_request
 
     app = create_app(app_config(database_url, folder))

@@ -11,12 +11,12 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
-from portal.uow import unit_of_work
 from portal.articles.importer import import_feed_bytes
 from portal.articles.models import Article
 from portal.licensing.ratecard import seed_default_rate_card
 from portal.staff.auth import create_user, find_user
 from portal.staff.models import StaffRole
+from portal.uow import unit_of_work
 
 DEMO_FEED = Path(__file__).parent / "demo_data" / "articles.json"
 NOT_LICENSABLE_GUID = "demo-2026-syndicated-interview"

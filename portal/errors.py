@@ -2,8 +2,8 @@
 
 from flask import Flask, Response, current_app, g, render_template, request
 from flask_login import AnonymousUserMixin
-from sqlalchemy.exc import InterfaceError, OperationalError
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 MESSAGES = {

@@ -1,8 +1,11 @@
 """Imports every model module, so that Base.metadata knows every table (Alembic, tests)."""
 
 from portal.articles.models import Article, ArticleRevision, Asset
-from portal.db import Base
 from portal.audit import AuditEvent
+from portal.db import Base
+from portal.jobs.models import JobRun
+from portal.licences.models import Licence, LicenceTerms
+from portal.licences.tracking import LicenceView
 from portal.licensing.models import (
     DeclineTemplate,
     Quote,
@@ -10,9 +13,6 @@ from portal.licensing.models import (
     RequestMessage,
     RequestToken,
 )
-from portal.jobs.models import JobRun
-from portal.licences.models import Licence, LicenceTerms
-from portal.licences.tracking import LicenceView
 from portal.licensing.ratecard import RateCard, RateFactor
 from portal.notifications.models import OutboxEmail
 from portal.payments.models import DemoCheckout, Payment, ProviderEvent
@@ -21,6 +21,7 @@ from portal.staff.models import StaffSession, StaffUser
 
 __all__ = [
     "Article", "ArticleRevision", "Asset", "AuditEvent", "Base", "Counter", "DeclineTemplate",
-    "DemoCheckout", "JobRun", "Licence", "LicenceTerms", "LicenceView", "OutboxEmail", "Payment", "ProviderEvent", "Quote", "RateCard", "RateFactor", "RepublishRequest", "RequestMessage",
+    "DemoCheckout", "JobRun", "Licence", "LicenceTerms", "LicenceView", "OutboxEmail", "Payment",
+    "ProviderEvent", "Quote", "RateCard", "RateFactor", "RepublishRequest", "RequestMessage",
     "RequestToken", "StaffSession", "StaffUser",
 ]

@@ -36,6 +36,7 @@ Fixtures: ``fake_stripe_server`` (session) and ``fake_stripe`` (reset per test).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -53,7 +54,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import partial
-from typing import Any
+from typing import Any, Literal, NotRequired, Required
 
 import pytest
 import stripe
@@ -71,7 +72,7 @@ from stripe.params.checkout import (
     SessionListParams,
     SessionRetrieveParams,
 )
-from typing_extensions import Literal, NotRequired, Required, is_typeddict
+from typing_extensions import is_typeddict
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
@@ -155,7 +156,7 @@ def _typed_dict(cls: type) -> _Node:
     if cls not in _typed_dicts:
         node = _typed_dicts[cls] = _Node(fields={})  # registered first: TypedDicts may nest
         ns = vars(sys.modules[cls.__module__])
-        skip = _OPTION_KEYS if _OPTION_KEYS <= cls.__annotations__.keys() else frozenset()
+        skip = _OPTION_KEYS if cls.__annotations__.keys() >= _OPTION_KEYS else frozenset()
         assert node.fields is not None
         for name, annotation in cls.__annotations__.items():
             if name not in skip:
@@ -328,10 +329,8 @@ def _drop(environ: dict[str, Any]) -> typing.NoReturn:
     """Close the request's TCP connection without an HTTP answer (the client sees the server
     hang up: requests' ConnectionError, stripe.APIConnectionError)."""
     sock: socket.socket = environ["werkzeug.socket"]
-    try:
+    with contextlib.suppress(OSError):  # the client may have gone already
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # the client has gone already
     raise _Dropped("connection dropped by FakeStripe (drop_next / reset)")
 
 
@@ -476,7 +475,7 @@ class FakeStripe:
             return self._handle(method, path, params, headers)
         except FakeStripeError as exc:
             return exc.status, json.dumps(exc.body, indent=2), {}
-        except Exception as exc:  # a bug in the fake: still answer as Stripe would, naming it
+        except Exception as exc:  # noqa: BLE001 - a bug in the fake: still answer as Stripe would, naming it
             error = FakeStripeError(500, f"FakeStripe failed: {exc!r}", type="api_error")
             return 500, json.dumps(error.body, indent=2), {"Stripe-Should-Retry": "false"}
 
@@ -520,7 +519,7 @@ class FakeStripe:
                                   "YOUR_SECRET_KEY').")
         if auth != f"Bearer {self.api_key}":
             raise FakeStripeError(401, f"Invalid API Key provided: {auth[7:15]}*****{auth[-4:]}")
-        for route_method, pattern, params_cls, handler in self._routes:
+        for route_method, pattern, params_cls, handler in self._routes:  # noqa: B007 - used after the break
             match = re.fullmatch(pattern, path)
             if match and route_method == method:
                 break

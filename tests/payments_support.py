@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from portal.audit import AuditEvent
 from portal.db import utcnow
 from portal.licences.models import Licence
 from portal.licensing import services
-from portal.audit import AuditEvent
 from portal.licensing.models import RepublishRequest
 from portal.money import Money
 from portal.notifications.models import OutboxEmail

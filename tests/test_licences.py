@@ -16,8 +16,8 @@ from portal.db import utcnow
 from portal.licences.models import Licence, LicenceStatus, LicenceTerms
 from portal.licences.services import publish_terms
 from portal.licensing import services
-from portal.workflows import decisions
 from portal.licensing.models import RepublishRequest
+from portal.workflows import decisions
 from tests.factories import make_article, make_request
 from tests.payments_support import Buyer
 

@@ -5,6 +5,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.audit import AuditEvent
 from portal.licensing.lifecycle import (
     TRANSITIONS,
     Action,
@@ -13,7 +14,6 @@ from portal.licensing.lifecycle import (
     apply_transition,
     next_state,
 )
-from portal.audit import AuditEvent
 from portal.licensing.models import RepublishRequest
 from tests.factories import make_request
 

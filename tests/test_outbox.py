@@ -138,7 +138,8 @@ def test_temporary_failure_is_retried_later_and_delivered_once(db: Session, smtp
     ("rcpt_reply", "data_reply", "status", "error"),
     [
         ("550 5.1.1 no such user", None, OutboxStatus.FAILED, "recipient refused: 550 5.1.1 no such user"),
-        (None, "554 5.6.0 message rejected", OutboxStatus.FAILED, "message refused: 554 5.6.0 message rejected"),
+        (None, "554 5.6.0 message rejected", OutboxStatus.FAILED,
+         "message refused: 554 5.6.0 message rejected"),
         ("450 4.2.0 greylisted", None, OutboxStatus.PENDING, "recipient refused: 450 4.2.0 greylisted"),
     ],
 )
@@ -280,7 +281,8 @@ class CrashingTransport:
         self.inner.send(message)
 
 
-def test_a_crash_mid_batch_loses_nothing_and_sends_nothing_twice(db: Session, smtp_server: SmtpServer) -> None:
+def test_a_crash_mid_batch_loses_nothing_and_sends_nothing_twice(
+        db: Session, smtp_server: SmtpServer) -> None:
     rows = queue(db, 5)
 
     with pytest.raises(SystemExit):
@@ -327,7 +329,7 @@ def test_concurrent_senders_deliver_each_message_exactly_once(
             with sessions() as own:
                 start.wait()
                 reports.append(send(own, smtp_server.transport, T0, batch_size=5))
-        except BaseException as error:  # surfaced by the assertion below
+        except BaseException as error:  # noqa: BLE001 - surfaced by the assertion below
             errors.append(error)
 
     threads = [threading.Thread(target=sender) for _ in range(4)]

@@ -3,7 +3,6 @@
 
 import itertools
 import json
-import re
 import secrets
 import threading
 import time
@@ -570,9 +569,10 @@ def test_a_double_click_on_pay_starts_one_checkout(
 
     def click() -> None:
         client = app.test_client()
-        with client.session_transaction() as browser_session:  # the buyer's own session
-            with buyer.client.session_transaction() as original:
-                browser_session.update(original)
+        # the buyer's own session
+        with client.session_transaction() as browser_session, \
+                buyer.client.session_transaction() as original:
+            browser_session.update(original)
         barrier.wait()
         statuses.append(client.post(f"{buyer.url}/pay", data={"csrf_token": token})
                         .status_code)

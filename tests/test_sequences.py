@@ -29,7 +29,7 @@ def test_concurrent_transactions_never_share_a_number(app: Flask) -> None:
                     db.commit()
                 with lock:
                     numbers.append(value)
-        except BaseException as error:  # reported below, with the thread's numbers
+        except BaseException as error:  # noqa: BLE001 - reported below, with the thread's numbers
             errors.append(error)
 
     threads = [threading.Thread(target=take, args=(10,)) for _ in range(6)]

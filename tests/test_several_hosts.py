@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy.orm import Session
 from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy.orm import Session
 
 from portal.audit import AuditEvent
 from portal.db import utcnow

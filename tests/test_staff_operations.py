@@ -3,8 +3,8 @@ messages given up (delivered once), access and bad input; and the warning on eve
 back-office page while mail is failing."""
 
 import re
-from html import unescape
 from datetime import timedelta
+from html import unescape
 from typing import Any
 
 import pytest

@@ -20,10 +20,9 @@ from werkzeug.test import TestResponse
 from portal.licences import tracking
 from portal.licences.models import Licence
 from portal.licences.tracking import PIXEL, LicenceView
-from portal.licensing import services
-from portal.workflows import decisions
 from portal.licensing.models import RepublishRequest
 from portal.staff.models import StaffRole
+from portal.workflows import decisions
 from tests.factories import make_request
 from tests.staff_fixtures import StaffLogin
 

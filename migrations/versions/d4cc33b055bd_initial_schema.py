@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: d4cc33b055bd
-Revises: 
+Revises:
 Create Date: 2026-11-24 20:16:24.740052
 """
 
@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import portal.db
-
 
 revision = 'd4cc33b055bd'
 down_revision = None

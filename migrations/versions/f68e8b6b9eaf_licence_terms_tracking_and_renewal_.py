@@ -12,7 +12,6 @@ from alembic import op
 
 import portal.db
 
-
 revision = 'f68e8b6b9eaf'
 down_revision = 'fef6aaad218d'
 branch_labels = None

@@ -10,7 +10,6 @@ from alembic import op
 
 import portal.db
 
-
 revision = 'fef6aaad218d'
 down_revision = 'd4cc33b055bd'
 branch_labels = None

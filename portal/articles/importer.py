@@ -556,7 +556,7 @@ def _media_images(entry: Any) -> tuple[ExtraImage, ...]:
         credits = credits * len(media)
     elif len(credits) != len(media):
         credits = [None] * len(media)
-    return tuple(ExtraImage(src=m["url"], credit=c) for m, c in zip(media, credits))
+    return tuple(ExtraImage(src=m["url"], credit=c) for m, c in zip(media, credits, strict=True))
 
 
 def _struct_time(value: time.struct_time | None) -> datetime | None:

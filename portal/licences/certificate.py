@@ -6,8 +6,7 @@ import io
 import segno
 
 from portal.licences.models import Licence
-from portal.licensing.usage import AUDIENCE_BANDS, MEDIA, PORTIONS, REGIONS, TERRITORIES
-from portal.licensing.usage import countries, languages
+from portal.licensing.usage import AUDIENCE_BANDS, MEDIA, PORTIONS, REGIONS, TERRITORIES, countries, languages
 from portal.pdf import Document
 
 

@@ -9,8 +9,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from portal.audit import record_event
-from portal.lifecycle import Lifecycle
 from portal.licences.models import LicenceStatus
+from portal.lifecycle import Lifecycle
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.audit import record_event
-
 from portal.db import utcnow
 from portal.licences.lifecycle import ACTION_TO, LICENCES, LicenceAction, set_licence_status
 from portal.licences.models import Licence, LicenceStatus, LicenceTerms

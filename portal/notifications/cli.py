@@ -38,7 +38,8 @@ def _echo_outcome(email: OutboxEmail) -> None:
     elif email.status == OutboxStatus.PENDING:
         retry_at = email.next_attempt_at
         when = f"{retry_at:%H:%M}" if retry_at.date() == utcnow().date() else f"{retry_at:%Y-%m-%d %H:%M}"
-        click.echo(f"  retry    {line} (attempt {email.attempts + 1}, next at {when} UTC): {email.last_error}")
+        click.echo(f"  retry    {line} (attempt {email.attempts + 1}, next at {when} UTC): "
+                   f"{email.last_error}")
     else:
         tries = f"{email.attempts} attempt" + ("" if email.attempts == 1 else "s")
         click.echo(f"  failed   {line} (after {tries}): {email.last_error}")

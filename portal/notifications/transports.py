@@ -164,7 +164,8 @@ def transport_from_url(url: str) -> Transport:
     options = {name: values[-1] for name, values in parse_qs(parts.query, keep_blank_values=True).items()}
     unknown = set(options) - {"starttls", "timeout"}
     if unknown:
-        raise ValueError(f"unknown mail URL option(s) {', '.join(sorted(unknown))}: known are starttls, timeout")
+        raise ValueError(f"unknown mail URL option(s) {', '.join(sorted(unknown))}: "
+                         "known are starttls, timeout")
     starttls = _flag("starttls", options.get("starttls", "0"))
     if parts.scheme == "smtps" and starttls:
         raise ValueError("smtps:// is TLS from the first byte; starttls=1 belongs to smtp:// URLs")

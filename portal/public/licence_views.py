@@ -4,20 +4,18 @@ licensed copy and certificate, which leave the portal only while the licence is 
 import re
 from datetime import timedelta
 
-from flask import Response, abort, current_app, jsonify, render_template, url_for
+from flask import Response, abort, current_app, jsonify, render_template
 from sqlalchemy import select
 
 from portal import db as database
+from portal.db import utcnow
 from portal.errors import render_error
 from portal.licences.certificate import certificate_pdf, scope_lines, term_text
-from portal.licences.copy import LicensedCopy, build_copy
 from portal.licences.models import Licence
 from portal.licences.services import licence_of
-from portal.db import utcnow
 from portal.licensing.forms import RepublishForm
 from portal.licensing.models import RepublishRequest
 from portal.public.requester import copy_for, private, request_by_token_or_404, verify_url
-from portal.urls import external
 
 _NUMBER = re.compile(r"LIC-\d{4}-\d{6}")
 

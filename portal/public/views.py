@@ -1,6 +1,5 @@
 """Public pages: the article catalogue, the request form, the requester's status page."""
 
-from collections.abc import Callable
 
 from flask import (
     Response,
@@ -22,7 +21,6 @@ from portal.articles.urls import normalise_url
 from portal.db import escape_like
 from portal.errors import render_error
 from portal.extensions import limiter
-from portal.forms import PortalForm
 from portal.licensing import services
 from portal.licensing.forms import (
     AcceptQuoteForm,
@@ -32,11 +30,8 @@ from portal.licensing.forms import (
     WithdrawForm,
     default_start_date,
 )
-from portal.licensing.lifecycle import allowed_actions
 from portal.licensing.models import RepublishRequest
-from portal.payments.models import Payment, PaymentProvider
-from portal.licences.services import licence_of
-from portal.payments.services import latest_payment, method_for
+from portal.payments.models import Payment
 from portal.public.requester import (
     request_by_token_or_404,
     requester_acts,
@@ -45,7 +40,6 @@ from portal.public.requester import (
 )
 from portal.uow import unit_of_work
 from portal.workflows import checkout, decisions
-
 
 PAGE_SIZE = 20
 

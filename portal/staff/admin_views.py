@@ -15,8 +15,6 @@ from werkzeug.wrappers import Response
 
 from portal import db as database
 from portal.articles.models import Article
-from portal.uow import unit_of_work
-from portal.workflows import takedown
 from portal.db import Base
 from portal.licensing.models import DeclineTemplate
 from portal.licensing.pricing import PRICE_TIERS
@@ -37,6 +35,8 @@ from portal.staff.auth import (
     role_required,
 )
 from portal.staff.models import StaffRole, StaffUser
+from portal.uow import unit_of_work
+from portal.workflows import takedown
 
 Page = str | tuple[str, int] | Response
 Row = TypeVar("Row", bound=Base)

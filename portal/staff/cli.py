@@ -6,9 +6,9 @@ import os
 import click
 from flask.cli import AppGroup
 
-from portal.uow import unit_of_work
 from portal.staff import auth
 from portal.staff.models import StaffRole
+from portal.uow import unit_of_work
 
 staff_cli = AppGroup("staff", help="Staff accounts of the back office.")
 
