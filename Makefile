@@ -12,25 +12,41 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT ?= 5000
 RUN_ENV := PATH="$(abspath $(BIN)):$$PATH" PORTAL_BASE_URL=http://127.0.0.1:$(PORT)
 
-.PHONY: run test bench install install-test browser db demo serve clean
+.PHONY: run test lint lock bench install install-test browser db demo serve clean
 
 run: install db demo serve
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# requirements.lock pins every package to the version CI last tested (`make lock` renews it).
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $@
 
 install-test: $(VENV)/.installed-test
 
-$(VENV)/.installed-test: pyproject.toml
+$(VENV)/.installed-test: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test]'
 	touch $(VENV)/.installed $@
+
+# ruff, configured in pyproject.toml; CI runs it before the suite.
+lint: install-test
+	$(BIN)/ruff check .
+
+# The newest versions pyproject.toml allows, installed in a fresh environment and written to
+# requirements.lock; run the suite afterwards, and commit the lock file with what it changed.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[test]'
+	( echo "# Every package make run and make test install, at the versions CI tested (make lock)."; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable ) > requirements.lock
+	rm -rf .lock-venv
 
 browser:
 	@if [ ! -x $(CHROMIUM) ]; then \
