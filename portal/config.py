@@ -83,6 +83,21 @@ def _normalise(app: Flask) -> None:
     )
 
 
+# OWASP's minimum for argon2id (2 passes over 19 MiB, one lane): production hashes staff
+# passwords at least this hard. The test suite's cheap profile (config/test.py) is far below.
+ARGON2_MINIMUM = {"ARGON2_TIME_COST": 2, "ARGON2_MEMORY_COST": 19 * 1024, "ARGON2_PARALLELISM": 1}
+
+
+def _weak_password_hashing(config: dict[str, Any]) -> list[str]:
+    problems = []
+    for key, minimum in ARGON2_MINIMUM.items():
+        value = config.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            problems.append(f"PORTAL_{key} must be a whole number of at least {minimum}, "
+                            f"not {value!r} (staff passwords would be cheap to guess)")
+    return problems
+
+
 def _check(app: Flask) -> None:
     config = app.config
     if config["PAYMENT_PROVIDER"] not in PAYMENT_PROVIDERS:
@@ -107,5 +122,6 @@ def _check(app: Flask) -> None:
         problems.append("PORTAL_STRIPE_WEBHOOK_SECRET is required with the Stripe provider")
     if config.get("PAYMENT_PROVIDER") == "stripe" and not config.get("STRIPE_SECRET_KEY"):
         problems.append("PORTAL_STRIPE_SECRET_KEY is required with the Stripe provider")
+    problems.extend(_weak_password_hashing(config))
     if problems:
         raise ConfigurationError("refusing to start in production: " + "; ".join(problems))

@@ -7,11 +7,13 @@ import re
 from collections.abc import Callable
 
 import pytest
+from flask import Config
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from portal.staff.auth import hash_password
+from portal.resources import resource_dir
+from portal.staff.auth import password_hasher
 from portal.staff.models import StaffRole, StaffUser
 
 STAFF_PASSWORD = "correct horse battery staple"
@@ -22,8 +24,12 @@ _numbers = itertools.count(1)
 
 @functools.cache
 def _password_hash(password: str) -> str:
-    # argon2 is slow by design; accounts sharing a test password may share its hash too.
-    return hash_password(password)
+    # Made outside any app, with the test profile's cost (config/test.py); accounts sharing a
+    # test password may share its hash too.
+    config = Config(resource_dir("config"))
+    for name in ("default.py", "test.py"):
+        config.from_pyfile(name)
+    return password_hasher(config).hash(password)
 
 
 def make_staff(

@@ -79,6 +79,42 @@ def test_production_refuses_links_and_mail_that_cannot_work(
         create_app()
 
 
+@pytest.mark.parametrize(("change", "message"), [
+    ({"PORTAL_ARGON2_TIME_COST": "1"},
+     "PORTAL_ARGON2_TIME_COST must be a whole number of at least 2"),
+    ({"PORTAL_ARGON2_MEMORY_COST": "1024"},
+     "PORTAL_ARGON2_MEMORY_COST must be a whole number of at least 19456"),
+    ({"PORTAL_ARGON2_PARALLELISM": "0"}, "PORTAL_ARGON2_PARALLELISM must be a whole number"),
+    ({"PORTAL_ARGON2_MEMORY_COST": "lots"}, "PORTAL_ARGON2_MEMORY_COST must be a whole number"),
+])
+def test_production_refuses_cheap_password_hashing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, change: dict[str, str], message: str
+) -> None:
+    for key, value in {**PRODUCTION, "PORTAL_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+                       **change}.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigurationError, match=message):
+        create_app()
+
+
+def test_the_test_profile_hashes_cheaply_and_production_hashes_at_full_strength(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from argon2 import extract_parameters
+
+    from portal.staff.auth import hash_password
+
+    monkeypatch.setenv("PORTAL_DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    with create_app({"ENV": "test"}).app_context():
+        cheap = extract_parameters(hash_password("a long enough secret"))
+    for key, value in PRODUCTION.items():
+        monkeypatch.setenv(key, value)
+    with create_app().app_context():
+        strong = extract_parameters(hash_password("a long enough secret"))
+    assert (cheap.time_cost, cheap.memory_cost, cheap.parallelism) == (1, 1024, 1)
+    assert (strong.time_cost, strong.memory_cost, strong.parallelism) == (3, 64 * 1024, 4)
+
+
 def test_a_secret_that_looks_like_a_number_stays_text(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -9,13 +9,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from argon2 import PasswordHasher, extract_parameters
-from flask import Flask
+from flask import Config, Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from portal.db import utcnow
+from portal.resources import resource_dir
 from portal.staff import auth
 from portal.staff.auth_views import SIGN_IN_FAILED, safe_next
 from portal.staff.models import StaffRole, StaffSession, StaffUser
@@ -132,18 +133,36 @@ def test_signing_in_again_ends_the_session_it_replaces(
 
 
 def test_passwords_are_argon2id_and_outdated_hashes_are_upgraded(
-    client: FlaskClient, db: Session
+    app: Flask, client: FlaskClient, db: Session
 ) -> None:
-    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+    # argon2's least cost: below the test profile (config/test.py) as an outdated hash would
+    # be below production's.
+    weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     user = make_staff(db, EMAIL)
     user.password_hash = weak.hash(STAFF_PASSWORD)
     db.commit()
     assert sign_in(client, EMAIL).status_code == 303
     db.refresh(user)
     assert user.password_hash.startswith("$argon2id$")
-    assert extract_parameters(user.password_hash) == extract_parameters(
-        auth.hash_password("anything at all")
-    )
+    with app.app_context():
+        configured = extract_parameters(auth.hash_password("anything at all"))
+    assert extract_parameters(user.password_hash) == configured
+    assert configured.memory_cost > extract_parameters(weak.hash("x")).memory_cost
+
+
+def test_a_password_hashed_at_production_strength_signs_in_under_the_test_profile(
+    app: Flask, client: FlaskClient, db: Session
+) -> None:
+    defaults = Config(resource_dir("config"))
+    defaults.from_pyfile("default.py")
+    strong = auth.password_hasher(defaults)
+    user = make_staff(db, EMAIL)
+    user.password_hash = strong.hash(STAFF_PASSWORD)
+    db.commit()
+    assert extract_parameters(user.password_hash).memory_cost == 64 * 1024 > app.config[
+        "ARGON2_MEMORY_COST"]
+    assert sign_in(client, EMAIL, "not the password at all").status_code == 401
+    assert sign_in(client, EMAIL).status_code == 303
 
 
 # --- one answer for every failure ---------------------------------------------------------
@@ -178,10 +197,11 @@ def test_unknown_address_wrong_password_and_deactivated_account_look_the_same(
     assert_sent_to_sign_in(client.get(QUEUE_URL))
 
 
-def test_the_stand_in_hash_costs_what_a_real_one_does() -> None:
-    assert extract_parameters(auth._dummy_hash()) == extract_parameters(
-        auth.hash_password("anything at all")
-    )
+def test_the_stand_in_hash_costs_what_a_real_one_does(app: Flask) -> None:
+    with app.app_context():
+        assert extract_parameters(auth._dummy_hash()) == extract_parameters(
+            auth.hash_password("anything at all")
+        )
 
 
 # --- sessions -----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ cookie. Services here take a database session and flush at most; the caller comm
 import functools
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar, cast
@@ -32,9 +32,11 @@ PASSWORD_MIN_LENGTH = 12
 #: page view does not cost a write.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
-# argon2id with argon2-cffi's default (RFC 9106 low-memory) parameters; a hash made with
-# weaker parameters is upgraded at the next sign-in.
-_hasher = PasswordHasher()
+# The argon2id cost comes from configuration (ARGON2_*): production strength by default,
+# a cheap profile in the test suite. A hash carries its own parameters, so any hash verifies
+# whatever the configured cost; one made with other parameters is rehashed at the next sign-in.
+HASHER_KEY = "portal.staff.password_hasher"
+DUMMY_HASH_KEY = "portal.staff.dummy_password_hash"
 
 LOGIN_MESSAGE = "Please sign in to use the licensing desk."
 
@@ -106,23 +108,40 @@ def current_staff() -> StaffUser:
 
 # --- passwords ----------------------------------------------------------------------------
 
+def password_hasher(config: Mapping[str, Any]) -> PasswordHasher:
+    """The argon2id hasher with the configured cost (ARGON2_TIME_COST, ARGON2_MEMORY_COST in
+    KiB, ARGON2_PARALLELISM)."""
+    return PasswordHasher(
+        time_cost=int(config["ARGON2_TIME_COST"]),
+        memory_cost=int(config["ARGON2_MEMORY_COST"]),
+        parallelism=int(config["ARGON2_PARALLELISM"]),
+    )
+
+
+def _hasher() -> PasswordHasher:
+    hasher: PasswordHasher = current_app.extensions[HASHER_KEY]
+    return hasher
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def _password_matches(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
-@functools.cache
 def _dummy_hash() -> str:
     """A hash of nothing anyone knows, made with the same parameters as real ones: checking
-    a password against it costs what checking a real account does. Made on first use, so
-    importing the module (and every test app) stays cheap."""
-    return _hasher.hash(secrets.token_urlsafe(32))
+    a password against it costs what checking a real account does. Made on the app's first
+    use, so creating an app (one per test) stays cheap."""
+    if DUMMY_HASH_KEY not in current_app.extensions:
+        current_app.extensions[DUMMY_HASH_KEY] = hash_password(secrets.token_urlsafe(32))
+    dummy: str = current_app.extensions[DUMMY_HASH_KEY]
+    return dummy
 
 
 def check_password_policy(password: str) -> None:
@@ -182,7 +201,7 @@ def sign_in(db: Session, email: str, password: str) -> StaffUser | None:
         return None
     if not _password_matches(user.password_hash, password) or not user.is_active:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
+    if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
     return user
@@ -314,3 +333,4 @@ def init_app(app: Flask) -> None:
     # Sign-in never sets Flask-Login's remember-me cookie (login_user is called without
     # remember=True): a sign-in lasts as long as its StaffSession, and no longer.
     login_manager.init_app(app)
+    app.extensions[HASHER_KEY] = password_hasher(app.config)
