@@ -158,21 +158,42 @@ def test_query_count_does_not_grow_with_rows(app: Flask, client: FlaskClient, db
     assert len(few) == len(many) <= 8, many
 
 
+BIG_QUEUE_QUERIES: tuple[dict[str, object], ...] = (
+    {}, {"state": "quoted", "medium": "print"}, {"state": "all", "sort": "newest"},
+    {"state": "all", "page": 1500}, {"state": "all", "q": "org42"},
+)
+
+
+def a_hundred_thousand_requests(db: Session, articles: list[int]) -> None:
+    for start in range(1, 100_001, 20_000):
+        add_requests(db, 20_000, articles, start=start)
+
+
 @pytest.mark.slow
 def test_a_hundred_thousand_requests(app: Flask, client: FlaskClient, db: Session,
                                      articles: list[int], staff_login: StaffLogin) -> None:
     staff_login(StaffRole.VIEWER)
-    for start in range(1, 100_001, 20_000):
-        add_requests(db, 20_000, articles, start=start)
-    for query in ({}, {"state": "quoted", "medium": "print"}, {"state": "all", "sort": "newest"},
-                  {"state": "all", "page": 1500}, {"state": "all", "q": "org42"}):
-        began = time.perf_counter()
+    a_hundred_thousand_requests(db, articles)
+    for query in BIG_QUEUE_QUERIES:
         response = client.get("/staff/", query_string=query)
-        elapsed = time.perf_counter() - began
-        assert response.status_code == 200
-        assert elapsed < 3.0, (query, elapsed)
+        assert response.status_code == 200, query
     # the state filter and the default order are served by an index
     explain = {"sqlite": "EXPLAIN QUERY PLAN", "postgresql": "EXPLAIN"}[db.get_bind().dialect.name]
     plan = db.execute(text(f"{explain} SELECT id FROM requests WHERE state = 'quoted' "
                            "ORDER BY created_at LIMIT 50")).all()
     assert any("ix_requests_state_created_at" in str(row) for row in plan), plan
+
+
+# Against the clock (make bench; not in make test).
+@pytest.mark.slow
+@pytest.mark.timing
+def test_a_hundred_thousand_requests_each_page_within_3_seconds(
+        client: FlaskClient, db: Session, articles: list[int], staff_login: StaffLogin) -> None:
+    staff_login(StaffRole.VIEWER)
+    a_hundred_thousand_requests(db, articles)
+    for query in BIG_QUEUE_QUERIES:
+        began = time.perf_counter()
+        response = client.get("/staff/", query_string=query)
+        elapsed = time.perf_counter() - began
+        assert response.status_code == 200
+        assert elapsed < 3.0, (query, elapsed)
