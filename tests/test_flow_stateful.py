@@ -6,11 +6,13 @@ withdraw, and time expire quotes. A shadow model follows the transitions table; 
 database must agree with it, and the rules that never bend must hold.
 """
 
+import itertools
 import re
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -23,15 +25,14 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select, update
 
 import portal.models  # noqa: F401
-from portal.db import Base
-from portal.licensing.lifecycle import TRANSITIONS, Action, RequestState
 from portal.licences.models import Licence
+from portal.licensing.lifecycle import TRANSITIONS, Action, RequestState
 from portal.licensing.models import AuditEvent, Quote, QuoteStatus, RepublishRequest
 from portal.licensing.ratecard import seed_default_rate_card
 from portal.notifications.models import OutboxEmail
 from portal.payments.models import Payment, PaymentStatus
 from portal.staff.models import StaffRole
-from tests.conftest import make_app
+from tests.conftest import make_app, sqlite_copy
 from tests.factories import form_answers, make_article
 from tests.staff_fixtures import make_staff, sign_in
 
@@ -55,14 +56,15 @@ class Handle:
 
 class RequestFlow(RuleBasedStateMachine):
     requests = Bundle("requests")
+    #: the worker's empty database with every table (set by the fixture below)
+    template: Path
 
     @initialize()
     def start(self) -> None:
         self.folder = tempfile.TemporaryDirectory()
         tmp = Path(self.folder.name)
-        self.app = make_app(tmp, f"sqlite:///{tmp / 'flow.sqlite3'}")
+        self.app = make_app(tmp, sqlite_copy(self.template, tmp, "flow.sqlite3"))
         self.engine = self.app.extensions["portal.db"].engine
-        Base.metadata.create_all(self.engine)
         self.db = self.app.extensions["portal.db"].sessionmaker()
         make_article(self.db)
         seed_default_rate_card(self.db, "GBP")
@@ -240,7 +242,7 @@ class RequestFlow(RuleBasedStateMachine):
                                          AuditEvent.subject == "request")
                 .order_by(AuditEvent.id)))
             assert events[-1].to_state == row.state.value
-            for earlier, later in zip(events, events[1:]):
+            for earlier, later in itertools.pairwise(events):
                 assert later.from_state == earlier.to_state
 
     @invariant()
@@ -277,6 +279,11 @@ class RequestFlow(RuleBasedStateMachine):
             assert self.db.scalar(select(func.count()).select_from(AuditEvent).where(
                 AuditEvent.request_id == row.id, AuditEvent.subject == "request")
             ) == handle.events, handle
+
+
+@pytest.fixture(autouse=True)
+def _template(sqlite_template: Path) -> None:
+    RequestFlow.template = sqlite_template
 
 
 RequestFlow.TestCase.settings = settings(
