@@ -51,6 +51,14 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+def fits_the_screen(page: Any) -> bool:
+    """No sideways scrolling: the page, once its stylesheets are in (an action that leads to a
+    new page returns when the page is committed, before its CSS may have loaded), is no wider
+    than the window."""
+    page.wait_for_load_state("load")
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
+
+
 def shoot(page: object, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from portal.db import utcnow
 from portal.demo import DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD
 from portal.notifications.models import OutboxEmail, OutboxStatus
-from tests.browser.conftest import shoot
+from tests.browser.conftest import fits_the_screen, shoot
 from tests.conftest import make_app
 
 pytestmark = pytest.mark.browser
@@ -24,7 +24,6 @@ pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 DOWN = "message refused: 451 4.3.0 mail system temporarily unavailable"
-FITS = "document.documentElement.scrollWidth <= window.innerWidth + 1"
 
 
 @dataclass
@@ -87,14 +86,14 @@ def test_an_admin_sends_a_given_up_message_again(browser, live: Live, viewport, 
     warning = page.get_by_role("alert").filter(has_text="E-mail from the portal needs attention.")
     assert warning.is_visible()
     assert "failing and being retried (for 1 h)" in warning.inner_text()
-    assert page.evaluate(FITS)
+    assert fits_the_screen(page)
     shoot(page, f"{label}-40-staff-mail-warning")
 
     page.get_by_role("navigation", name="Back office").get_by_role("link", name="Operations").click()
     assert page.get_by_role("heading", name="Operations", level=1).is_visible()
     assert page.get_by_role("heading", name="Failing, to be retried").is_visible()
     assert page.get_by_text(f"sam.{label}@herald.example").is_visible()
-    assert page.evaluate(FITS)
+    assert fits_the_screen(page)
     shoot(page, f"{label}-41-operations")
 
     row = page.locator("tr", has_text=subject)
@@ -105,7 +104,7 @@ def test_an_admin_sends_a_given_up_message_again(browser, live: Live, viewport, 
     assert page.get_by_text(f"The e-mail “{subject}” to jane.{label}@gazette.example is back "
                             "in the queue").is_visible()
     assert page.locator("tr", has_text=subject).count() == 0
-    assert page.evaluate(FITS)
+    assert fits_the_screen(page)
     shoot(page, f"{label}-42-operations-sent-again")
     context.close()
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import fill_request_form, shoot
+from tests.browser.conftest import fill_request_form, fits_the_screen, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -13,7 +13,7 @@ DESKTOP = {"width": 1280, "height": 900}
 
 
 def _fits_width(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    return fits_the_screen(page)
 
 
 @pytest.mark.parametrize(("viewport", "label"), [(PHONE, "phone"), (DESKTOP, "desktop")])

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from portal.demo import DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD
-from tests.browser.conftest import fill_request_form, shoot
+from tests.browser.conftest import fill_request_form, fits_the_screen, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -39,14 +39,13 @@ def test_desk_quotes_and_requester_accepts(browser, live_url: str, viewport, lab
     page.get_by_label("Password").fill(DEMO_STAFF_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     assert page.get_by_role("heading", name="Requests").is_visible()
-    fits = "document.documentElement.scrollWidth <= window.innerWidth + 1"
-    assert page.evaluate(fits)
+    assert fits_the_screen(page)
     shoot(page, f"{label}-11-staff-queue")
 
     row = page.locator("tr", has_text=f"Coastal Gazette ({label})")
     row.get_by_role("link", name=re.compile(r"RR-\d{4}-\d{5}")).click()
     assert page.get_by_role("heading", name="Suggested fee").is_visible()
-    assert page.evaluate(fits)
+    assert fits_the_screen(page)
     shoot(page, f"{label}-12-staff-request")
     page.get_by_role("button", name="Send quote").click()
     assert page.get_by_text("Quote sent to jane@gazette.example").is_visible()
@@ -57,13 +56,13 @@ def test_desk_quotes_and_requester_accepts(browser, live_url: str, viewport, lab
     mine = requester.new_page()
     mine.goto(status_url)
     assert mine.get_by_role("heading", name="Your quote").is_visible()
-    assert mine.evaluate(fits)
+    assert fits_the_screen(mine)
     shoot(mine, f"{label}-14-requester-quote")
     mine.get_by_role("button", name="Accept and pay").click()
     # The demo provider's test payment page: labelled as such, no card asked for.
     assert "/payments/demo/" in mine.url
     assert mine.get_by_text("Demonstration only.").is_visible()
-    assert mine.evaluate(fits)
+    assert fits_the_screen(mine)
     shoot(mine, f"{label}-15-demo-checkout")
     mine.get_by_role("button", name=re.compile(r"Pay .* \(test\)")).click()
     assert mine.get_by_text(re.compile(r"Your payment is confirmed and your licence "
@@ -72,11 +71,11 @@ def test_desk_quotes_and_requester_accepts(browser, live_url: str, viewport, lab
     licence = re.search(r"LIC-\d{4}-\d{6}", mine.content()).group(0)
     reference = re.search(r"RR-\d{4}-\d{5}", mine.content()).group(0)
     assert mine.get_by_role("heading", name="The text to publish").is_visible()
-    assert mine.evaluate(fits)
+    assert fits_the_screen(mine)
     shoot(mine, f"{label}-16-requester-licensed")
     mine.get_by_role("link", name="Public record").click()
     assert mine.get_by_text("This licence is Valid.").is_visible()
-    assert mine.evaluate(fits)
+    assert fits_the_screen(mine)
     shoot(mine, f"{label}-20-licence-verification")
     requester.close()
 
@@ -90,7 +89,7 @@ def test_desk_quotes_and_requester_accepts(browser, live_url: str, viewport, lab
     assert page.get_by_role("heading", name="Payment and licence").is_visible()
     assert page.get_by_text(licence).first.is_visible()
     shoot(page, f"{label}-17-staff-paid")
-    assert page.evaluate(fits)
+    assert fits_the_screen(page)
     context.close()
 
 
@@ -99,7 +98,6 @@ def test_an_institution_pays_by_invoice(browser, live_url: str, viewport, label:
     """Staff let a university pay by invoice; the buyer gets the invoice; a transfer that
     falls short is held for staff, and the right amount licenses the request."""
     status_url = _send_request(browser, live_url, f"Northern University ({label})")
-    fits = "document.documentElement.scrollWidth <= window.innerWidth + 1"
 
     desk = browser.new_context(viewport=viewport, java_script_enabled=False)
     page = desk.new_page()
@@ -123,7 +121,7 @@ def test_an_institution_pays_by_invoice(browser, live_url: str, viewport, label:
     assert mine.get_by_role("heading", name="Payment").is_visible()
     invoice = re.search(r"INV-\d{4}-\d{5}", mine.content()).group(0)
     assert mine.get_by_role("link", name="Download the invoice (PDF)").is_visible()
-    assert mine.evaluate(fits)
+    assert fits_the_screen(mine)
     shoot(mine, f"{label}-18-requester-invoice")
     pdf = mine.request.get(live_url + mine.get_by_role(
         "link", name="Download the invoice (PDF)").get_attribute("href"))
@@ -135,7 +133,7 @@ def test_an_institution_pays_by_invoice(browser, live_url: str, viewport, label:
     page.get_by_label("Bank reference of the transfer").fill("TRF 1182")
     page.get_by_role("button", name="Mark paid and issue the licence").click()
     assert page.get_by_role("heading", name="A payment needs your attention").is_visible()
-    assert page.evaluate(fits)
+    assert fits_the_screen(page)
     shoot(page, f"{label}-19-staff-held-payment")
     buyer.close()
     desk.close()
