@@ -5,6 +5,7 @@ role (role_required), a lower role gets 403 and changes nothing, that role gets 
 New routes are picked up as they are added; URL parameters get dummy values (a 404 for a
 reference that does not exist still shows the door was open)."""
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +27,7 @@ from portal import create_app
 from portal.db import Base, utcnow
 from portal.staff.auth import required_role
 from portal.staff.models import ROLE_RANK, StaffRole
+from tests.conftest import sqlite_copy
 from tests.factories import make_article, make_request
 from tests.staff_fixtures import LOGIN_URL, StaffLogin, make_staff, page_csrf_token
 
@@ -97,6 +99,13 @@ def is_sent_to_sign_in(response: TestResponse, method: str, url: str) -> bool:
     location = urlsplit(response.headers["Location"])
     back_to = url if method == "GET" else FORM_PAGE
     return location.path == LOGIN_URL and parse_qs(location.query).get("next") == [back_to]
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """Access control does not depend on the database: these many cases run on SQLite only
+    (the rest of the suite runs on both)."""
+    return sqlite_copy(sqlite_template, tmp_path)
 
 
 @pytest.fixture
