@@ -99,7 +99,8 @@ def test_withdrawing_an_article_revokes_its_licences_with_notice(
     assert db.get(Article, licence.article_id).is_licensable is False
     assert any("revoked" in m.subject for m in mails(db))
     assert buyer.client.get(f"{buyer.url}/licence/{licence.number}.txt").status_code == 403
-    verify = app.test_client().get(f"/licences/{licence.number}").get_data(as_text=True)
+    verify = app.test_client().get(
+        f"/licences/{licence.number}?code={licence.check_code}").get_data(as_text=True)
     assert "This licence is <strong>Revoked</strong>" in verify
     empty = client.post(f"{page_url}/withdraw", data={
         "csrf_token": page_csrf_token(client, page_url), "reason": ""})

@@ -78,16 +78,19 @@ def test_the_licensed_copy_leaves_out_agency_photos_and_carries_the_attribution(
     assert OWN_SRC in body and "The vote was 1,204 to 388." in body
     assert "<h1>Harbour town votes to own its wind farm</h1>" in body
     canonical = "https://www.northernledger.example/2026/harbour-wind"
+    verify = f"http://localhost/licences/{licence.number}?code={licence.check_code}"
     assert (f'Originally published by The Northern Ledger on 18 November 2026: '
             f'<a href="{canonical}">{canonical}</a>. Republished under licence '
-            f"{licence.number}.") in body
+            f'<a href="{verify}">{licence.number}</a> (check code {licence.check_code}).'
+            ) in body
     assert re.search(rf'<img src="http://localhost/t/{licence.tracking_key}\.gif" width="1" '
                      r'height="1" alt=""', body)
     text = buyer.client.get(f"{buyer.url}/licence/{licence.number}.txt").get_data(as_text=True)
     assert text.startswith("Harbour town votes to own its wind farm\n\nMaren Holt\n\n18 November")
     assert "Residents voted to buy a stake in the wind farm.\n\nThe vote was 1,204 to 388." in text
     assert "AFP" not in text and "Turbines" not in text
-    assert text.rstrip().endswith(f"{canonical}. Republished under licence {licence.number}.")
+    assert text.rstrip().endswith(f"{canonical}. Republished under licence {licence.number} "
+                                  f"(check code {licence.check_code}: {verify}).")
 
 
 def test_an_article_without_agency_photos_loses_nothing(app: Flask, db: Session) -> None:
@@ -117,7 +120,8 @@ def test_the_certificate_names_the_licence_and_its_verification_address(
     for expected in (licence.number, "The Coastal Gazette", "Harbour town votes to own its wind farm",
                      "Website: Coastal Gazette Online", "Norway", "Translation into Norwegian",
                      "up to 400 words", "Free of charge", "2026-1",
-                     f"http://localhost/licences/{licence.number}"):
+                     f"Check code {licence.check_code}",
+                     f"http://localhost/licences/{licence.number}?code={licence.check_code}"):
         assert expected in text, expected
     assert reader.pages[0].images, "the QR code is on the page"
 
@@ -168,10 +172,11 @@ def test_anyone_can_verify_a_licence_without_seeing_private_data(
         db.execute(update(Licence).values(status=LicenceStatus(status)))
     db.commit()
     client = app.test_client()
-    page = client.get(f"/licences/{licence.number}").get_data(as_text=True)
+    code = licence.check_code
+    page = client.get(f"/licences/{licence.number}?code={code}").get_data(as_text=True)
     assert f"This licence is <strong>{shown}</strong>" in page
     assert "The Coastal Gazette" in page and "Harbour town votes" in page
-    record = client.get(f"/licences/{licence.number}.json").json
+    record = client.get(f"/licences/{licence.number}.json?code={code}").json
     assert record["status"] == shown.lower().replace("active", "valid")
     assert record["licensee"] == "The Coastal Gazette"
     assert record["scope"]["territory"] == "One country: Norway"
@@ -184,6 +189,44 @@ def test_anyone_can_verify_a_licence_without_seeing_private_data(
 def test_an_unknown_licence_number_is_a_404(client, number: str) -> None:
     assert client.get(f"/licences/{number}").status_code == 404
     assert client.get(f"/licences/{number}.json").status_code == 404
+
+
+@pytest.mark.parametrize("code", [None, "", "0000-0000", "K7QF-2M9"])
+def test_a_licence_number_without_its_check_code_reveals_nothing(
+        app: Flask, db: Session, code: str | None) -> None:
+    """Numbers are sequential: a guesser gets the same answer for a real licence as for a
+    number never issued, a page saying how to verify, and a 404 with no details in JSON."""
+    _buyer, licence = licensed(app, db)
+    client = app.test_client()
+    query = "" if code is None else f"?code={code}"
+    unknown = "LIC-2026-999999"
+    page = client.get(f"/licences/{licence.number}{query}")
+    unknown_page = client.get(f"/licences/{unknown}{query}")
+    assert page.status_code == unknown_page.status_code == 404
+    text = page.get_data(as_text=True)
+    assert text.replace(licence.number, "N") == unknown_page.get_data(as_text=True).replace(
+        unknown, "N")
+    assert "check code" in text and 'name="code"' in text
+    record = client.get(f"/licences/{licence.number}.json{query}")
+    assert record.status_code == 404 and record.json == {"error": "not found"}
+    for private in ("The Coastal Gazette", "Harbour town", "Norway", licence.check_code):
+        assert private not in text + record.get_data(as_text=True), private
+
+
+@pytest.mark.parametrize("typed", ["{code}", "{lower}", "{bare}", " {code} "])
+def test_the_check_code_may_be_typed_loosely(app: Flask, db: Session, typed: str) -> None:
+    _buyer, licence = licensed(app, db)
+    code = licence.check_code
+    given = typed.format(code=code, lower=code.lower(), bare=code.replace("-", ""))
+    page = app.test_client().get(f"/licences/{licence.number}", query_string={"code": given})
+    assert page.status_code == 200 and "The Coastal Gazette" in page.get_data(as_text=True)
+
+
+def test_every_licence_gets_its_own_check_code(app: Flask, db: Session) -> None:
+    _one, first = licensed(app, db)
+    _two, second = licensed(app, db)
+    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}", first.check_code)
+    assert first.check_code != second.check_code
 
 
 def test_terms_are_versioned_and_never_edited_in_place(app: Flask, db: Session) -> None:

@@ -47,6 +47,7 @@ def certificate_pdf(licence: Licence, *, publisher: str, verify_url: str) -> byt
     line(publisher, 12, "B", 7)
     line("Licence certificate", 20, "B", 10)
     line(f"Licence {licence.number}", 14, "B", 8)
+    line(f"Check code {licence.check_code}", 11, "", 6)
     document.gap(4)
     line(f"{publisher} grants {licence.licensee} a non-exclusive licence to republish the "
          f"article below, within this scope and term, under the licence terms version "
@@ -68,7 +69,7 @@ def certificate_pdf(licence: Licence, *, publisher: str, verify_url: str) -> byt
         line(value, 10, "", 5.5)
         document.gap(1.5)
     document.gap(4)
-    line("Check this licence at any time:", 10, "B")
+    line(f"Check this licence at any time (check code {licence.check_code}):", 10, "B")
     line(verify_url)
     qr = io.BytesIO()
     segno.make(verify_url, error="m").save(qr, kind="png", scale=6, border=2)

@@ -48,11 +48,12 @@ def _date(value: datetime | None) -> str | None:
     return f"{value:%d %B %Y}".lstrip("0") if value else None
 
 
-def attribution_text(licence: Licence, publisher: str) -> str:
+def attribution_text(licence: Licence, publisher: str, verify_url: str) -> str:
     article = licence.article
     published = _date(article.published_at) or _date(licence.issued_at)
     return (f"Originally published by {publisher} on {published}: {article.canonical_url}. "
-            f"Republished under licence {licence.number}.")
+            f"Republished under licence {licence.number} (check code {licence.check_code}: "
+            f"{verify_url}).")
 
 
 def _strip_assets(soup: BeautifulSoup, blocked: dict[str, RemovedAsset]) -> list[RemovedAsset]:
@@ -81,7 +82,10 @@ def _plain(soup: BeautifulSoup) -> str:
     return "\n\n".join(paragraphs)
 
 
-def build_copy(licence: Licence, *, publisher: str, tracking_url: str) -> LicensedCopy:
+def build_copy(licence: Licence, *, publisher: str, tracking_url: str,
+               verify_url: str) -> LicensedCopy:
+    """`verify_url` carries the check code: readers of the republished copy can check the
+    licence, and nobody without a copy can read the licensee off a guessed number."""
     article = licence.article
     blocked = {
         asset.src: RemovedAsset(credit=asset.credit or "unknown",
@@ -96,7 +100,7 @@ def build_copy(licence: Licence, *, publisher: str, tracking_url: str) -> Licens
     else:
         soup = BeautifulSoup(article.body_html, "html.parser")
         removed = _strip_assets(soup, blocked)
-    attribution = attribution_text(licence, publisher)
+    attribution = attribution_text(licence, publisher, verify_url)
     dateline = _date(article.published_at)
     headline = article.title
     esc = html.escape
@@ -111,7 +115,8 @@ def build_copy(licence: Licence, *, publisher: str, tracking_url: str) -> Licens
         f"<p class=\"attribution\">Originally published by {esc(publisher)} on "
         f"{esc(_date(article.published_at) or _date(licence.issued_at) or '')}: "
         f"<a href=\"{link}\">{esc(article.canonical_url)}</a>. Republished under licence "
-        f"{esc(licence.number)}.</p>")
+        f"<a href=\"{esc(verify_url, quote=True)}\">{esc(licence.number)}</a> (check code "
+        f"{esc(licence.check_code)}).</p>")
     # The referring page is what readership counts by: ask browsers to send it whole.
     parts.append(f"<img src=\"{esc(tracking_url, quote=True)}\" width=\"1\" height=\"1\" "
                  "alt=\"\" referrerpolicy=\"no-referrer-when-downgrade\" style=\"border:0\">")

@@ -1,5 +1,7 @@
 """Licences: one per request, issued when it is paid for or approved free of charge."""
 
+import hmac
+import re
 import secrets
 from datetime import date, datetime
 from enum import StrEnum
@@ -11,6 +13,28 @@ from portal.articles.models import Article
 from portal.db import Base, utcnow
 from portal.licensing.models import RepublishRequest
 from portal.money import Money
+
+#: Crockford's base 32: no I, L, O or U, so a code read aloud or off paper is typed right
+CHECK_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_NOT_CODE = re.compile(r"[^0-9A-Z]")
+
+
+def new_check_code() -> str:
+    """Eight random characters (40 bits), shown as K7QF-2M9X."""
+    code = "".join(secrets.choice(CHECK_ALPHABET) for _ in range(8))
+    return f"{code[:4]}-{code[4:]}"
+
+
+def normal_check_code(given: str) -> str:
+    """A code as typed (any case, spaces or dashes, O for 0, I or L for 1) in one form."""
+    code = _NOT_CODE.sub("", given.upper())
+    return code.translate(str.maketrans("OIL", "011"))
+
+
+def check_codes_match(stored: str, given: str | None) -> bool:
+    """Whether `given` is the code `stored`, compared in constant time."""
+    return hmac.compare_digest(normal_check_code(given or "").encode(),
+                               normal_check_code(stored).encode())
 
 
 class LicenceStatus(StrEnum):
@@ -48,6 +72,10 @@ class Licence(Base):
     #: number, so nobody inflates another licensee's readership
     tracking_key: Mapped[str] = mapped_column(String(32), unique=True,
                                               default=lambda: secrets.token_urlsafe(16))
+    #: random, printed with the number wherever the licence is shown to be checked (the
+    #: attribution, the certificate, the verification link): numbers are sequential, so
+    #: the verification page shows nothing to whoever has the number without the code
+    check_code: Mapped[str] = mapped_column(String(16), default=new_check_code)
     #: unique: one request gets at most one licence, however many webhooks arrive
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), unique=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
@@ -108,6 +136,10 @@ class Licence(Base):
 
     def has_ended(self, today: date | None = None) -> bool:
         return self.ends_on is not None and self.ends_on < (today or utcnow().date())
+
+    def has_check_code(self, given: str | None) -> bool:
+        """Whether `given` is this licence's check code (compared in constant time)."""
+        return check_codes_match(self.check_code, given)
 
     @property
     def shown_status(self) -> str:

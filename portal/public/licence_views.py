@@ -4,14 +4,14 @@ licensed copy and certificate, which leave the portal only while the licence is 
 import re
 from datetime import timedelta
 
-from flask import Response, abort, current_app, jsonify, render_template
+from flask import Response, abort, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
 from portal import db as database
 from portal.db import utcnow
 from portal.errors import render_error
 from portal.licences.certificate import certificate_pdf, scope_lines, term_text
-from portal.licences.models import Licence
+from portal.licences.models import Licence, check_codes_match
 from portal.licences.services import licence_of
 from portal.licensing.forms import RepublishForm
 from portal.licensing.models import RepublishRequest
@@ -66,13 +66,19 @@ def certificate(token: str, number: str) -> Response:
     return _download(pdf, "application/pdf", f"{licence.number}.pdf")
 
 
-def _public_licence_or_404(number: str) -> Licence:
+#: compared against when the number is unknown, so both answers take as long
+_NO_CODE = "0000-0000"
+
+
+def _checked_licence(number: str) -> Licence | None:
+    """The licence, if the request names its number and its check code (`?code=`). Numbers
+    are sequential; without the code an existing licence answers as an unknown one does."""
     if not _NUMBER.fullmatch(number):
-        abort(404)
+        return None
     licence = database.session().scalar(select(Licence).where(Licence.number == number))
-    if licence is None:
-        abort(404)
-    return licence
+    matches = check_codes_match(licence.check_code if licence else _NO_CODE,
+                                request.args.get("code"))
+    return licence if licence is not None and matches else None
 
 
 def public_record(licence: Licence) -> dict[str, object]:
@@ -93,15 +99,31 @@ def public_record(licence: Licence) -> dict[str, object]:
     }
 
 
-def verify(number: str) -> str:
-    licence = _public_licence_or_404(number)
-    return render_template("public/licence_verify.html", licence=licence,
-                           record=public_record(licence))
+def verify(number: str) -> Response:
+    licence = _checked_licence(number)
+    if licence is None:
+        # The same page for an unknown number and a wrong or missing code: how to verify.
+        return Response(render_template(
+            "public/licence_lookup.html", number=number,
+            well_formed=bool(_NUMBER.fullmatch(number)),
+            tried="code" in request.args), 404)
+    response = Response(render_template("public/licence_verify.html", licence=licence,
+                                        record=public_record(licence)))
+    # The address carries the check code: not sent on to the article's site.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def verify_json(number: str) -> Response:
-    response = jsonify(public_record(_public_licence_or_404(number)))
+    licence = _checked_licence(number)
+    if licence is None:
+        response = jsonify({"error": "not found"})
+        response.status_code = 404
+    else:
+        response = jsonify(public_record(licence))
     response.headers["Access-Control-Allow-Origin"] = "*"
+    # The address carries the check code: not sent on to other sites.
+    response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 

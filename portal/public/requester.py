@@ -52,7 +52,8 @@ def private(response: Response) -> Response:
 
 
 def verify_url(licence: Licence) -> str:
-    return link("licences.verify", number=licence.number)
+    """The public record's address, with the check code that opens it."""
+    return link("licences.verify", number=licence.number, code=licence.check_code)
 
 
 def tracking_url(licence: Licence) -> str:
@@ -61,7 +62,7 @@ def tracking_url(licence: Licence) -> str:
 
 def copy_for(licence: Licence) -> LicensedCopy:
     return build_copy(licence, publisher=current_app.config["PUBLISHER_NAME"],
-                      tracking_url=tracking_url(licence))
+                      tracking_url=tracking_url(licence), verify_url=verify_url(licence))
 
 
 def return_urls() -> ReturnUrls:

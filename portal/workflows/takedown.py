@@ -19,7 +19,9 @@ def tell_licensees_of_correction(db: Session, article_ids: list[int]) -> int:
             if not licence.is_active:
                 continue
             copy = build_copy(licence, publisher=current_app.config["PUBLISHER_NAME"],
-                              tracking_url=link("tracking.pixel", key=licence.tracking_key))
+                              tracking_url=link("tracking.pixel", key=licence.tracking_key),
+                              verify_url=link("licences.verify", number=licence.number,
+                                              code=licence.check_code))
             licences.tell_of_correction(db, licence, copy_text=copy.text)
             told += 1
     return told
