@@ -102,6 +102,10 @@ STAFF_SESSION_IDLE_MINUTES = 120
 # Sign-in attempts (Flask-Limiter syntax): per client address, and per e-mail address tried.
 STAFF_LOGIN_RATE_LIMIT_IP = "20 per 10 minutes"
 STAFF_LOGIN_RATE_LIMIT_ACCOUNT = "5 per 10 minutes"
+# Only failed attempts count. A browser that signed in to an account before carries a signed
+# "known device" cookie for this many days: its failures are counted apart, so a stranger's
+# guesses never lock the account's own browser out (docs/staff.md).
+STAFF_KNOWN_DEVICE_DAYS = 90
 # Staff passwords are hashed with argon2id at this cost: passes over memory, memory in KiB,
 # and lanes. These are argon2-cffi's defaults (RFC 9106's low-memory profile, 64 MiB);
 # production refuses less than OWASP's minimum (2 passes over 19 MiB). A changed cost applies

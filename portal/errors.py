@@ -39,9 +39,13 @@ def render_error(status: int, detail: str | None = None, *,
     if "_login_user" not in g:
         g._login_user = AnonymousUserMixin()
     title, advice = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
+    # The back office's own pages answer in its own look (a 429 at sign-in, a 403). Server
+    # errors keep the public page: it renders without the database, the back office's
+    # layout may not.
+    staff = request.path.startswith("/staff/") and status < 500
     return render_template(
-        "errors/error.html", status=status, title=title, advice=advice, detail=detail,
-        retry_url=retry_url,
+        "staff/error.html" if staff else "errors/error.html", status=status, title=title,
+        advice=advice, detail=detail, retry_url=retry_url,
     ), status
 
 

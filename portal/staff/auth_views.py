@@ -1,5 +1,6 @@
-"""The back office's door: the sign-in form (throttled per address and per account) and
-signing out. Where to go after signing in is checked here (safe_next)."""
+"""The back office's door: the sign-in form (failed attempts throttled per address and per
+account, a known device counted apart) and signing out. Where to go after signing in is
+checked here (safe_next)."""
 
 import logging
 import unicodedata
@@ -14,6 +15,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -22,7 +24,7 @@ from wtforms.validators import InputRequired, Length
 
 from portal import db as database
 from portal.extensions import limiter
-from portal.staff import auth
+from portal.staff import auth, known_device
 from portal.staff.models import StaffRole
 from portal.uow import unit_of_work
 
@@ -84,12 +86,41 @@ def _submitted_account() -> str:
     return auth.normalise_email(request.form.get("email", ""))[:320]
 
 
+def _device_bucket() -> str | None:
+    """'device:<id>' when this browser signed in to the account now tried before (its
+    known-device cookie says so): its failures are counted apart from everyone else's, so a
+    stranger's guesses cannot lock the account's own browser out."""
+    device = known_device.read(request.cookies.get(known_device.COOKIE_NAME))
+    if device is not None and known_device.is_known_for(device, _submitted_account()):
+        return f"device:{device.id}"
+    return None
+
+
+def _ip_key() -> str:
+    return _device_bucket() or get_remote_address()
+
+
+def _account_key() -> str:
+    account = _submitted_account()
+    if not account:
+        return ""  # (Flask-Limiter skips an empty key; the form refuses an empty address)
+    bucket = _device_bucket()
+    return f"{account}|{bucket}" if bucket else account
+
+
+def _failed(response: Response) -> bool:
+    """Only a wrong password (401) counts against the limits: a desk that signs in many
+    times a day is never throttled, and a form refused for a missing field costs nothing."""
+    return response.status_code == 401
+
+
 def _after_sign_in(target: str | None) -> Response:
     return redirect(target or url_for("staff.queue"), code=303)
 
 
-@limiter.limit(_ip_limit, methods=["POST"])
-@limiter.limit(_account_limit, key_func=_submitted_account, methods=["POST"], scope="account")
+@limiter.limit(_ip_limit, key_func=_ip_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(_account_limit, key_func=_account_key, methods=["POST"], scope="account",
+               deduct_when=_failed)
 def login() -> Response | str | tuple[str, int]:
     target = safe_next(request.args.get("next"))
     if request.method == "GET" and current_user.is_authenticated:
@@ -115,7 +146,10 @@ def login() -> Response | str | tuple[str, int]:
     # A new session: nothing from before signing in (a planted CSRF token, say) carries over.
     session.clear()
     login_user(auth.SignedInStaff(user, token))
-    return _after_sign_in(target)
+    response = _after_sign_in(target)
+    known_device.remember(
+        response, known_device.read(request.cookies.get(known_device.COOKIE_NAME)), user.email)
+    return response
 
 
 @auth.role_required(StaffRole.VIEWER)

@@ -3,7 +3,8 @@ back-office route and the view that answers it."""
 
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
+from werkzeug.wrappers import Response
 
 from portal.staff import (
     admin_views,
@@ -81,3 +82,13 @@ def mail_status() -> dict[str, Any]:
     failing for long or was given up, else None (one aggregate query, run only by pages
     that show it)."""
     return {"mail_warning": mail_warning}
+
+
+@bp.after_app_request
+def never_cache(response: Response) -> Response:
+    """Nothing of the back office is kept by a browser or a proxy: its pages show buyers'
+    details, and after signing out the Back button must not bring them back. (On the app, not
+    the blueprint, so that a 404 under /staff/ is covered too.)"""
+    if request.path == "/staff" or request.path.startswith("/staff/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
