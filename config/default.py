@@ -16,6 +16,12 @@ DATABASE_CONNECT_TIMEOUT_SECONDS = 5
 
 # The portal's public address, as buyers reach it: it goes into every e-mailed link.
 BASE_URL = "http://127.0.0.1:5000"
+# Requests are answered only when their Host header names BASE_URL's host or one of these
+# (400 otherwise: a forged Host cannot steer links or caches). List any other name the portal
+# is reached by, e.g. the address a load balancer's health check uses:
+# PORTAL_EXTRA_HOSTS=portal.internal,10.0.0.5. Development and test also answer on
+# localhost and 127.0.0.1.
+EXTRA_HOSTS = []
 
 # Who takes payments: "stripe", "invoice", or "demo" (a labelled stand-in, refused in
 # production).

@@ -5,6 +5,7 @@ import re
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -59,6 +60,18 @@ def _development_secret(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def trusted_hosts(config: dict[str, Any]) -> list[str]:
+    """The hosts whose requests are answered (Flask's TRUSTED_HOSTS; others get 400).
+
+    BASE_URL's host and EXTRA_HOSTS; development and test also answer on this machine's own
+    names, where browsers and live servers reach them on a port chosen at run time.
+    """
+    hosts = [urlsplit(str(config["BASE_URL"])).hostname or "", *config["EXTRA_HOSTS"]]
+    if config["ENV"] != "production":
+        hosts += ["localhost", "127.0.0.1"]
+    return list(dict.fromkeys(host.lower() for host in hosts if host))
+
+
 def _normalise(app: Flask) -> None:
     config = app.config
     instance = Path(app.instance_path)
@@ -77,11 +90,17 @@ def _normalise(app: Flask) -> None:
     config["AGENCY_CREDITS"] = _as_list(config["AGENCY_CREDITS"])
     config["STRIPE_CHECKOUT_ORIGINS"] = _as_list(config["STRIPE_CHECKOUT_ORIGINS"])
     config["BASE_URL"] = str(config["BASE_URL"]).rstrip("/")
+    config["EXTRA_HOSTS"] = _as_list(config.get("EXTRA_HOSTS") or [])
+    if config.get("TRUSTED_HOSTS") is None:
+        config["TRUSTED_HOSTS"] = trusted_hosts(config)
     # Flask-Limiter reads its storage from its own key; Redis when configured.
     config["RATELIMIT_STORAGE_URI"] = (
         config.get("RATELIMIT_STORAGE_URI") or config.get("REDIS_URL") or "memory://"
     )
 
+
+# Sessions and CSRF tokens are signed with the secret key: production wants 256 bits of it.
+SECRET_KEY_MINIMUM_BYTES = 32
 
 # OWASP's minimum for argon2id (2 passes over 19 MiB, one lane): production hashes staff
 # passwords at least this hard. The test suite's cheap profile (config/test.py) is far below.
@@ -116,6 +135,10 @@ def _check(app: Flask) -> None:
         problems.append("PORTAL_MAIL_URL must name an SMTP server (smtp:// or smtps://)")
     if not config.get("SECRET_KEY"):
         problems.append("PORTAL_SECRET_KEY is not set")
+    elif len(str(config["SECRET_KEY"]).encode()) < SECRET_KEY_MINIMUM_BYTES:
+        problems.append(f"PORTAL_SECRET_KEY must be at least {SECRET_KEY_MINIMUM_BYTES} bytes long "
+                        "(a short key lets sessions and CSRF tokens be forged; make one with "
+                        "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)")
     if config.get("PAYMENT_PROVIDER") == "demo":
         problems.append("the demo payment provider is a stand-in and cannot take real payments")
     if config.get("PAYMENT_PROVIDER") == "stripe" and not config.get("STRIPE_WEBHOOK_SECRET"):

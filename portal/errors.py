@@ -1,10 +1,13 @@
 """Error pages in the site's style: each says what happened and what to do next."""
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, current_app, g, render_template, request
+from flask.globals import request_ctx
 from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 MESSAGES = {
     400: ("This request could not be understood",
@@ -65,6 +68,18 @@ def init_app(app: Flask) -> None:
             "The form had expired or did not come from this site. Reload the form and send it "
             "again; what you typed may need to be entered again.",
         )
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error: SecurityError) -> tuple[str, int]:
+        # The Host header names none of TRUSTED_HOSTS (portal/config.py): Flask refused it
+        # before binding URLs to the request, so the page's links are built for the portal's
+        # own address, never for the host the request named.
+        base = urlsplit(app.config["BASE_URL"])
+        request_ctx.url_adapter = app.url_map.bind(
+            base.netloc, script_name=request.script_root or "/", url_scheme=base.scheme)
+        return render_error(
+            400, "This address is not one the portal answers to. Use the link the publisher "
+            "gave you.")
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int] | HTTPException:

@@ -49,7 +49,7 @@ def test_production_refuses_unsafe_settings(
         create_app()
 
 
-PRODUCTION = {"PORTAL_ENV": "production", "PORTAL_SECRET_KEY": "s3cret",
+PRODUCTION = {"PORTAL_ENV": "production", "PORTAL_SECRET_KEY": "a-production-secret-of-32-bytes-at-least",
               "PORTAL_STRIPE_WEBHOOK_SECRET": "whsec_x", "PORTAL_STRIPE_SECRET_KEY": "sk_live_x",
               "PORTAL_BASE_URL": "https://licensing.example.com",
               "PORTAL_MAIL_URL": "smtp://mail.example.com:587?starttls=1"}
@@ -77,6 +77,19 @@ def test_production_refuses_links_and_mail_that_cannot_work(
         monkeypatch.setenv(key, value)
     with pytest.raises(ConfigurationError, match=message):
         create_app()
+
+
+@pytest.mark.parametrize("secret", ["s3cret", "x" * 31, "é" * 15 + "x"])  # the last: 31 bytes
+def test_production_refuses_a_secret_key_shorter_than_32_bytes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, secret: str
+) -> None:
+    for key, value in {**PRODUCTION, "PORTAL_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+                       "PORTAL_SECRET_KEY": secret}.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigurationError, match="PORTAL_SECRET_KEY must be at least 32 bytes"):
+        create_app()
+    monkeypatch.setenv("PORTAL_SECRET_KEY", "x" * 32)
+    assert create_app().config["SECRET_KEY"] == "x" * 32
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -119,10 +132,10 @@ def test_a_secret_that_looks_like_a_number_stays_text(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     for key, value in {**PRODUCTION, "PORTAL_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
-                       "PORTAL_SECRET_KEY": "20240917123456"}.items():
+                       "PORTAL_SECRET_KEY": "20240917123456789012345678901234"}.items():
         monkeypatch.setenv(key, value)
     app = create_app()
-    assert app.config["SECRET_KEY"] == "20240917123456"
+    assert app.config["SECRET_KEY"] == "20240917123456789012345678901234"
     from flask_wtf.csrf import generate_csrf
 
     with app.test_request_context("/"):

@@ -19,7 +19,9 @@ from tests.conftest import make_app
 
 TOKEN = "Zx8r2Kq9vB4nT6yL1mP0sW3dF5gH7jQe"  # shaped like a status token (token_urlsafe)
 RETURN_KEY = "rk_8f3b2c1d9e7a6b5c4d3e2f1a"
-PRODUCTION = {"PORTAL_ENV": "production", "PORTAL_SECRET_KEY": "s3cret",
+PRODUCTION = {"PORTAL_ENV": "production", "PORTAL_SECRET_KEY": "a-production-secret-of-32-bytes-at-least",
+              # the test client's Host, besides BASE_URL's
+              "PORTAL_EXTRA_HOSTS": "localhost",
               "PORTAL_STRIPE_WEBHOOK_SECRET": "whsec_x", "PORTAL_STRIPE_SECRET_KEY": "sk_live_x",
               "PORTAL_BASE_URL": "https://licensing.example.com",
               "PORTAL_MAIL_URL": "smtp://mail.example.com:587?starttls=1"}

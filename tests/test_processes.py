@@ -82,6 +82,7 @@ def test_gunicorn_serves_production_with_masked_access_lines(
     token = status_path.rsplit("/", 1)[1]
     port = free_port()
     env = portal_env(ENV="production", SECRET_KEY="a-production-secret-for-this-test",
+                     EXTRA_HOSTS="127.0.0.1",  # reached on 127.0.0.1:<port>, not BASE_URL
                      BASE_URL="https://portal.example", MAIL_URL="smtp://127.0.0.1:1",
                      PAYMENT_PROVIDER="invoice", DATABASE_URL=database_url,
                      BIND=f"127.0.0.1:{port}", WEB_WORKERS="2", WEB_THREADS="2")

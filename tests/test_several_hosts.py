@@ -78,7 +78,9 @@ def check_two_of_everything(tmp_path: Path, app: Flask, db: Session, schema_url:
     db.execute(update(Quote).values(valid_until=utcnow() - timedelta(minutes=1)))
     db.commit()
 
-    shared = {"ENV": "production", "SECRET_KEY": "one-secret-for-every-host",
+    shared = {"ENV": "production", "SECRET_KEY": "one-secret-for-every-host-of-the-portal",
+              # browsers reach the hosts at 127.0.0.1:<port>, where a proxy would stand
+              "EXTRA_HOSTS": "127.0.0.1",
               "BASE_URL": "https://portal.example", "PAYMENT_PROVIDER": "invoice",
               "DATABASE_URL": schema_url, "REDIS_URL": str(REDIS_URL),
               "MAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}",

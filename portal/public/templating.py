@@ -122,9 +122,16 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' https: data:; style-src 'self'; "
-            f"script-src 'self'; frame-ancestors 'none'; form-action {form_action}; "
-            "base-uri 'none'",
+            f"script-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+            f"form-action {form_action}; base-uri 'none'",
         )
+        if app.config["ENV"] == "production":
+            # Production is served over https only (BASE_URL must be https://): browsers that
+            # saw it once never try plain http again, for a year. No other window (a page that
+            # opened ours, or Stripe's) keeps a handle on the portal's windows.
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+            response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         # Status pages carry the requester's secret in their URL: never send it onwards.
         response.headers.setdefault("Referrer-Policy", "same-origin")
