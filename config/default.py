@@ -73,6 +73,11 @@ AGENCY_CREDITS = [
 # Feed downloads: refused above this size, abandoned after this many seconds.
 FEED_MAX_BYTES = 20 * 1024 * 1024
 FEED_TIMEOUT_SECONDS = 20
+# Feed downloads go only to public addresses: a URL (or a redirect) to a private, loopback or
+# link-local address (127.0.0.1, 10.x, 169.254.169.254, ...) is refused, so an importer run
+# cannot be steered at the portal's own network. True lets them through (a feed on the
+# intranet; the test suite's local feed server).
+FEED_ALLOW_PRIVATE_ADDRESSES = False
 
 # Request bodies above this size get 413.
 MAX_CONTENT_LENGTH = 64 * 1024

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag
@@ -24,7 +25,14 @@ from hypothesis.provisional import urls
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.articles.importer import FeedError, ImportReport, import_feed, slugify
+from portal.articles import importer
+from portal.articles.importer import (
+    FeedError,
+    ImportReport,
+    import_feed,
+    refused_address,
+    slugify,
+)
 from portal.articles.models import Article, ArticleRevision, Asset
 from portal.articles.sanitise import (
     ALLOWED_ATTRIBUTES,
@@ -43,7 +51,10 @@ def run_import(app: Flask) -> Importer:
     """Imports a feed the way the CLI does: in an app context, one transaction committed at
     the end. Tests look at the result through `db`, a session of their own."""
 
-    def run(source: str | Path, *, max_bytes: int = 1_000_000, timeout: float = 5) -> ImportReport:
+    def run(source: str | Path, *, max_bytes: int = 1_000_000, timeout: float = 5,
+            allow_private_addresses: bool = True) -> ImportReport:
+        # The feed server is on 127.0.0.1: allowed here, refused by default (see the tests of
+        # private addresses below).
         with app.app_context(), transaction() as session:
             return import_feed(
                 session,
@@ -51,6 +62,7 @@ def run_import(app: Flask) -> Importer:
                 agencies=app.config["AGENCY_CREDITS"],
                 max_bytes=max_bytes,
                 timeout=timeout,
+                allow_private_addresses=allow_private_addresses,
             )
 
     return run
@@ -476,7 +488,7 @@ class FeedServer:
     """A feed site on 127.0.0.1: serves ROUTES, follows REDIRECTS, answers 404 otherwise;
     /slow answers only when the test is over."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, bytes] = {}
         self.redirects: dict[str, str] = {}
         self.user_agents: list[str] = []
@@ -509,8 +521,8 @@ class FeedServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass  # keep the test output quiet
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
+        self.url = f"http://{host}:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
 
@@ -577,6 +589,120 @@ def test_oversized_download(run_import: Importer, db: Session, feed_server: Feed
     with pytest.raises(FeedError, match=r"larger than 1000 bytes"):
         run_import(f"{feed_server.url}/big.rss", max_bytes=1000)
     assert counts(db) == (0, 0, 0)
+
+
+# --- private addresses ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("address", "reason"), [
+    ("127.0.0.1", "loopback"), ("::1", "loopback"), ("::ffff:127.0.0.1", "loopback"),
+    ("10.1.2.3", "private"), ("172.16.0.1", "private"), ("192.168.1.1", "private"),
+    ("fd00::1", "private"), ("169.254.169.254", "link-local"), ("fe80::1%eth0", "link-local"),
+    ("0.0.0.0", "unspecified"), ("::", "unspecified"), ("224.0.0.1", "multicast"),
+    ("ff02::1", "multicast"), ("240.0.0.1", "reserved"), ("100.64.0.1", "non-public"),
+    ("93.184.216.34", None), ("2606:4700::1111", None),
+])
+def test_which_addresses_are_refused(address: str, reason: str | None) -> None:
+    assert refused_address(address) == reason
+
+
+@pytest.fixture
+def public_feed_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FeedServer]:
+    """A feed site that passes for public: it listens on 127.0.0.2 (loopback too on Linux),
+    and the importer is told that this one address is public, as a publisher's site is."""
+    real = importer.refused_address
+    monkeypatch.setattr(importer, "refused_address",
+                        lambda address: None if address == "127.0.0.2" else real(address))
+    server = FeedServer("127.0.0.2")
+    server.thread.start()
+    yield server
+    server.release.set()
+    server.httpd.shutdown()
+    server.httpd.server_close()
+    server.thread.join()
+
+
+@pytest.mark.parametrize(("target", "message"), [
+    ("http://127.0.0.1:6379/", r"127\.0\.0\.1 resolves to 127\.0\.0\.1, a loopback address"),
+    ("http://169.254.169.254/latest/meta-data/",
+     r"169\.254\.169\.254 resolves to 169\.254\.169\.254, a link-local address"),
+    ("http://[::1]:8080/", r"::1 resolves to ::1, a loopback address"),
+])
+def test_a_redirect_to_a_private_address_is_refused(
+    run_import: Importer, db: Session, public_feed_server: FeedServer, target: str, message: str
+) -> None:
+    public_feed_server.routes["/science.atom"] = (FEEDS / "ledger.atom").read_bytes()
+    public_feed_server.redirects["/feeds/science"] = f"{public_feed_server.url}/science.atom"
+    public_feed_server.redirects["/feeds/internal"] = target
+    # A redirect between public addresses is followed.
+    assert len(run_import(f"{public_feed_server.url}/feeds/science",
+                          allow_private_addresses=False).imported) == 2
+
+    with pytest.raises(FeedError, match=rf"/feeds/internal: redirected to {re.escape(target)}, "
+                                        rf"which is refused: {message}; feeds are fetched from "
+                                        "public addresses only"):
+        run_import(f"{public_feed_server.url}/feeds/internal", allow_private_addresses=False)
+    assert counts(db) == (2, 2, 2)  # nothing more than the first import
+
+
+def test_a_feed_on_a_private_address_is_refused_unless_allowed(
+    runner: FlaskCliRunner, app: Flask, db: Session, feed_server: FeedServer
+) -> None:
+    feed_server.routes["/business.json"] = (FEEDS / "ledger.json").read_bytes()
+    url = f"{feed_server.url}/business.json"
+
+    refused = runner.invoke(args=["articles", "import", url])
+    assert refused.exit_code == 1
+    assert "resolves to 127.0.0.1, a loopback address" in refused.output
+    assert "(nothing was imported)" in refused.output
+    assert feed_server.user_agents == [] and counts(db) == (0, 0, 0)
+
+    app.config["FEED_ALLOW_PRIVATE_ADDRESSES"] = True
+    allowed = runner.invoke(args=["articles", "import", url])
+    assert allowed.exit_code == 0, allowed.output
+    assert allowed.output.endswith("Imported 2, updated 0, skipped 0.\n")
+
+
+def test_a_public_name_that_resolves_to_a_private_address_is_refused(
+    run_import: Importer, db: Session, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed_server.routes["/feed.json"] = (FEEDS / "ledger.json").read_bytes()
+    port = int(feed_server.url.rsplit(":", 1)[1])
+    real_getaddrinfo = socket.getaddrinfo
+
+    def resolve(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "feeds.publisher.example":
+            host = "127.0.0.1"
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    with pytest.raises(FeedError, match=r"feeds\.publisher\.example resolves to 127\.0\.0\.1, "
+                                        "a loopback address"):
+        run_import(f"http://feeds.publisher.example:{port}/feed.json",
+                   allow_private_addresses=False)
+    assert feed_server.user_agents == [] and counts(db) == (0, 0, 0)
+
+
+def test_a_second_dns_answer_cannot_slip_a_private_address_past_the_check(
+    run_import: Importer, db: Session, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DNS rebinding: public when checked, loopback when urllib would connect. The connection
+    # goes to the address checked as it was resolved, so the second answer is checked too.
+    feed_server.routes["/feed.json"] = (FEEDS / "ledger.json").read_bytes()
+    port = int(feed_server.url.rsplit(":", 1)[1])
+    real_getaddrinfo = socket.getaddrinfo
+    answers = iter(["93.184.216.34"])
+
+    def resolve(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "feeds.publisher.example":
+            host = next(answers, "127.0.0.1")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    with pytest.raises(FeedError, match=r"resolves to 127\.0\.0\.1, a loopback address"):
+        run_import(f"http://feeds.publisher.example:{port}/feed.json",
+                   allow_private_addresses=False)
+    assert feed_server.user_agents == [] and counts(db) == (0, 0, 0)
 
 
 # --- the command ----------------------------------------------------------------------------

@@ -29,6 +29,8 @@ def import_command(source: str) -> None:
                 max_bytes=int(config["FEED_MAX_BYTES"]),
                 timeout=float(config["FEED_TIMEOUT_SECONDS"]),
                 progress=click.echo,
+                # only a JSON true (PORTAL_FEED_ALLOW_PRIVATE_ADDRESSES=true): "no" stays refused
+                allow_private_addresses=config["FEED_ALLOW_PRIVATE_ADDRESSES"] is True,
             )
             # Holders of active licences get the corrected copy, in the same transaction.
             from portal.workflows.takedown import tell_licensees_of_correction

@@ -4,6 +4,12 @@ It owns reading a feed (a local file, or an http(s) URL fetched with a size cap 
 deadline), refusing a broken or hostile feed as a whole, and turning each entry into an
 article. The rules:
 
+- Public addresses only. Unless allow_private_addresses, a URL whose host resolves to a
+  loopback, private, link-local, unspecified, multicast or reserved address is refused, for
+  the first URL and after every redirect; the connection goes to the very address checked,
+  so a second DNS answer cannot slip past (an importer run must not be steered at the
+  portal's own network: Redis on 127.0.0.1, the cloud's metadata service on 169.254.169.254).
+
 - All or nothing. The whole feed is read and parsed before the first row is written, and the
   importer only flushes: the caller commits once. A feed that cannot be read, is not a feed,
   is not well-formed, declares XML entities (XXE, "billion laughs"), exceeds the size limit
@@ -31,20 +37,29 @@ article. The rules:
 
 import hashlib
 import io
+import ipaddress
 import json
 import re
+import socket
 import time
 import unicodedata
 import xml.sax
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
-from http.client import HTTPException, HTTPMessage
+from http.client import HTTPConnection, HTTPException, HTTPMessage, HTTPSConnection
 from pathlib import Path
 from typing import IO, Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import urljoin, urlsplit
-from urllib.request import HTTPRedirectHandler, Request, build_opener
+from urllib.request import (
+    HTTPHandler,
+    HTTPRedirectHandler,
+    HTTPSHandler,
+    OpenerDirector,
+    Request,
+    build_opener,
+)
 
 import feedparser
 from sqlalchemy import or_, select
@@ -149,9 +164,11 @@ def import_feed(
     max_bytes: int,
     timeout: float,
     progress: Progress | None = None,
+    allow_private_addresses: bool = False,
 ) -> ImportReport:
     """Import the feed at SOURCE (a local file path or an http(s) URL) into DB; flushes only."""
-    data, base_url = read_feed(source, max_bytes=max_bytes, timeout=timeout)
+    data, base_url = read_feed(source, max_bytes=max_bytes, timeout=timeout,
+                               allow_private_addresses=allow_private_addresses)
     return import_feed_bytes(
         db, data, source_label=source, agencies=agencies, base_url=base_url, progress=progress
     )
@@ -355,21 +372,116 @@ def _unique_slug(db: Session, title: str) -> str:
 # --- reading ------------------------------------------------------------------------------
 
 
+class _NotPublic(Exception):
+    """A host resolves to an address the importer does not fetch from; the message says which."""
+
+
+def refused_address(address: str) -> str | None:
+    """Why ADDRESS is not fetched from ("loopback", "private", ...), or None when it is public."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # without an IPv6 zone ("fe80::1%eth0")
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    for kind in ("loopback", "link_local", "unspecified", "multicast", "reserved", "private"):
+        if getattr(ip, f"is_{kind}"):
+            return kind.replace("_", "-")
+    return None if ip.is_global else "non-public"  # 100.64.0.0/10 (carrier-grade NAT)...
+
+
+def _public_addresses(host: str, port: int) -> list[tuple[Any, ...]]:
+    """HOST's addresses (getaddrinfo's answers) when every one is public, else _NotPublic."""
+    answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    for *_family, sockaddr in answers:
+        reason = refused_address(str(sockaddr[0]))
+        if reason is not None:
+            raise _NotPublic(
+                f"{host} resolves to {sockaddr[0]}, a {reason} address; feeds are fetched "
+                "from public addresses only (PORTAL_FEED_ALLOW_PRIVATE_ADDRESSES=true allows "
+                "a feed on your own network)")
+    return answers
+
+
+def _check_public(url: str) -> None:
+    parts = urlsplit(url)
+    _public_addresses(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def _connect_to_public_address(address: tuple[str, int], timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,
+                               source_address: tuple[str, int] | None = None) -> socket.socket:
+    """socket.create_connection, to an address that was checked as it was resolved."""
+    host, port = address
+    error: OSError | None = None
+    for *_family, sockaddr in _public_addresses(host, port):
+        try:
+            return socket.create_connection((sockaddr[0], port), timeout, source_address)
+        except OSError as failed:
+            error = failed
+    raise error or OSError(f"{host}: no address to connect to")
+
+
+class _PublicHTTPConnection(HTTPConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # http.client opens its socket through this attribute (socket.create_connection).
+        self._create_connection = _connect_to_public_address
+
+
+class _PublicHTTPSConnection(HTTPSConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = _connect_to_public_address
+
+
+def _through_proxy(req: Request) -> bool:
+    # A proxy from the environment (HTTP(S)_PROXY) connects on our behalf, and may well sit
+    # on a private address: the URLs are still checked, the proxy's address is not.
+    return req.has_proxy() or bool(getattr(req, "_tunnel_host", None))
+
+
+class _PublicHTTPHandler(HTTPHandler):
+    def http_open(self, req: Request) -> Any:
+        if _through_proxy(req):
+            return super().http_open(req)
+        return self.do_open(_PublicHTTPConnection, req)
+
+
+class _PublicHTTPSHandler(HTTPSHandler):
+    def https_open(self, req: Request) -> Any:
+        if _through_proxy(req):
+            return super().https_open(req)
+        return self.do_open(_PublicHTTPSConnection, req,
+                            context=getattr(self, "_context", None))
+
+
 class _HttpOnlyRedirects(HTTPRedirectHandler):
-    """urllib follows redirects to ftp:// too; a feed fetch stays on http(s)."""
+    """urllib follows redirects to ftp:// too; a feed fetch stays on http(s), and on public
+    addresses unless private ones are allowed."""
+
+    def __init__(self, allow_private_addresses: bool) -> None:
+        self.allow_private_addresses = allow_private_addresses
 
     def redirect_request(
         self, req: Request, fp: IO[bytes], code: int, msg: str, headers: HTTPMessage, newurl: str
     ) -> Request | None:
         if urlsplit(newurl).scheme.lower() not in ("http", "https"):
             raise FeedError(f"{req.full_url}: redirected to a non-http(s) URL ({newurl[:200]})")
+        if not self.allow_private_addresses:
+            try:
+                _check_public(newurl)
+            except _NotPublic as refused:
+                raise FeedError(f"{req.full_url}: redirected to {newurl[:200]}, which is "
+                                f"refused: {refused}") from None
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-_OPENER = build_opener(_HttpOnlyRedirects())
+def _opener(allow_private_addresses: bool) -> OpenerDirector:
+    redirects = _HttpOnlyRedirects(allow_private_addresses)
+    if allow_private_addresses:
+        return build_opener(redirects)
+    return build_opener(redirects, _PublicHTTPHandler(), _PublicHTTPSHandler())
 
 
-def read_feed(source: str, *, max_bytes: int, timeout: float) -> tuple[bytes, str | None]:
+def read_feed(source: str, *, max_bytes: int, timeout: float,
+              allow_private_addresses: bool = False) -> tuple[bytes, str | None]:
     """The bytes of SOURCE, and the URL they came from (None for a local file)."""
     if "://" in source:
         scheme = source.split("://", 1)[0].lower()
@@ -378,7 +490,8 @@ def read_feed(source: str, *, max_bytes: int, timeout: float) -> tuple[bytes, st
                 f"{source[:200]}: {scheme}:// URLs are not supported; "
                 "give an http:// or https:// URL, or a local file path"
             )
-        return _fetch(source, max_bytes=max_bytes, timeout=timeout)
+        return _fetch(source, max_bytes=max_bytes, timeout=timeout,
+                      allow_private_addresses=allow_private_addresses)
     return _read_file(source, max_bytes=max_bytes), None
 
 
@@ -405,12 +518,15 @@ def _read_file(source: str, *, max_bytes: int) -> bytes:
     return data
 
 
-def _fetch(url: str, *, max_bytes: int, timeout: float) -> tuple[bytes, str]:
+def _fetch(url: str, *, max_bytes: int, timeout: float,
+           allow_private_addresses: bool) -> tuple[bytes, str]:
     request = Request(url, headers={"User-Agent": USER_AGENT})
     # The socket timeout bounds each wait; the deadline bounds a server that trickles.
     deadline = time.monotonic() + timeout
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        if not allow_private_addresses:
+            _check_public(url)  # a clear answer before urllib tries (and checks as it connects)
+        with _opener(allow_private_addresses).open(request, timeout=timeout) as response:
             chunks: list[bytes] = []
             size = 0
             while size <= max_bytes:
@@ -422,6 +538,8 @@ def _fetch(url: str, *, max_bytes: int, timeout: float) -> tuple[bytes, str]:
                 chunks.append(chunk)
                 size += len(chunk)
             final_url = response.geturl()
+    except _NotPublic as refused:
+        raise FeedError(f"{url}: refused: {refused}") from None
     except HTTPError as error:
         error.close()
         raise FeedError(f"{url}: the server answered {error.code} {error.reason}") from None
