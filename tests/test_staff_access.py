@@ -31,8 +31,8 @@ from tests.conftest import sqlite_copy
 from tests.factories import make_article, make_request
 from tests.staff_fixtures import LOGIN_URL, StaffLogin, make_staff, page_csrf_token
 
-#: the routes open to anyone: the sign-in form itself
-OPEN_ENDPOINTS = {"staff.login"}
+#: the routes open to anyone: the sign-in form itself, and the way back in without a password
+OPEN_ENDPOINTS = {"staff.login", "staff.forgot_password", "staff.reset_password"}
 #: a page every signed-in user can open: forms are sent from it, CSRF tokens taken from it
 FORM_PAGE = "/staff/"
 

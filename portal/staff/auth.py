@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 
 from portal import db as database
 from portal.db import utcnow
+from portal.staff import breached
 from portal.staff.models import StaffRole, StaffSession, StaffUser
 
 PASSWORD_MIN_LENGTH = 12
@@ -134,6 +135,11 @@ def _password_matches(password_hash: str, password: str) -> bool:
         return False
 
 
+def verify_password(user: StaffUser, password: str) -> bool:
+    """True when `password` is `user`'s (for re-checking it, as a password change does)."""
+    return _password_matches(user.password_hash, password)
+
+
 def _dummy_hash() -> str:
     """A hash of nothing anyone knows, made with the same parameters as real ones: checking
     a password against it costs what checking a real account does. Made on the app's first
@@ -145,10 +151,13 @@ def _dummy_hash() -> str:
 
 
 def check_password_policy(password: str) -> None:
+    """StaffAccountError when a new password is too short or known from a breach."""
     if len(password) < PASSWORD_MIN_LENGTH:
         raise StaffAccountError(
             f"The password must have at least {PASSWORD_MIN_LENGTH} characters."
         )
+    if breached.is_breached(password):
+        raise StaffAccountError(breached.BREACHED)
 
 
 def normalise_email(email: str) -> str:
@@ -228,13 +237,13 @@ def end_session(db: Session, token: str) -> None:
     )
 
 
-def end_all_sessions(db: Session, user: StaffUser) -> int:
-    """End every open session of `user`; returns how many there were."""
-    result = db.execute(
-        update(StaffSession)
-        .where(StaffSession.user_id == user.id, StaffSession.ended_at.is_(None))
-        .values(ended_at=utcnow())
-    )
+def end_all_sessions(db: Session, user: StaffUser, keep: str | None = None) -> int:
+    """End every open session of `user` (but the one whose token is `keep`); returns how
+    many there were."""
+    condition = [StaffSession.user_id == user.id, StaffSession.ended_at.is_(None)]
+    if keep is not None:
+        condition.append(StaffSession.token_hash != _token_hash(keep))
+    result = db.execute(update(StaffSession).where(*condition).values(ended_at=utcnow()))
     return cast(CursorResult[Any], result).rowcount
 
 

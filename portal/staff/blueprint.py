@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, request
 from werkzeug.wrappers import Response
 
 from portal.staff import (
+    account_views,
     admin_views,
     auth_views,
     licence_views,
@@ -58,6 +59,10 @@ bp.add_url_rule('/operations/mail/retry-all', 'retry_all_mail', operations_views
 # auth views
 bp.add_url_rule('/login', 'login', auth_views.login, methods=['GET', 'POST'])
 bp.add_url_rule('/logout', 'logout', auth_views.logout, methods=['POST'])
+# account views
+bp.add_url_rule('/account/password', 'change_password', account_views.change_password, methods=['GET', 'POST'])
+bp.add_url_rule('/password/forgot', 'forgot_password', account_views.forgot_password, methods=['GET', 'POST'])
+bp.add_url_rule('/password/reset/<token>', 'reset_password', account_views.reset_password, methods=['GET', 'POST'])
 
 #: the back office's menu: (endpoint, text, the least role that sees it)
 NAVIGATION = (

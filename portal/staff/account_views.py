@@ -1,0 +1,117 @@
+"""A staff member's own password: changing it while signed in, and the "forgot your
+password?" way back in (a single-use link by e-mail). The rules are in
+portal/staff/passwords.py; the limits here keep guessing and mail-bombing out."""
+
+import logging
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, logout_user
+from limits import parse_many
+from werkzeug.wrappers import Response
+
+from portal import db as database
+from portal.extensions import limiter
+from portal.staff import auth, passwords
+from portal.staff.account_forms import ChangePasswordForm, ForgotPasswordForm, NewPasswordForm
+from portal.staff.models import StaffRole
+from portal.uow import unit_of_work
+
+log = logging.getLogger(__name__)
+
+WRONG_CURRENT = "That is not your current password."
+#: the one answer to "forgot your password?", whether or not the address has an account
+LINK_SENT = ("If {email} is the address of a staff account, we have sent it a link to choose "
+             "a new password. The link works once, within {minutes} minutes. Nothing there? "
+             "Check the spam folder, or ask an administrator of the licensing desk.")
+
+
+def _setting(key: str) -> str:
+    return str(current_app.config[key])
+
+
+def _change_key() -> str:
+    # Anonymous visitors never reach the view (role_required sends them to sign in); an
+    # empty key makes Flask-Limiter skip the limit for them.
+    return f"staff:{current_user.id}" if current_user.is_authenticated else ""
+
+
+def _wrong_current(response: Response) -> bool:
+    return response.status_code == 401
+
+
+@auth.role_required(StaffRole.VIEWER)
+@limiter.limit(lambda: _setting("STAFF_LOGIN_RATE_LIMIT_ACCOUNT"), key_func=_change_key,
+               methods=["POST"], scope="password-change", deduct_when=_wrong_current)
+def change_password() -> Response | str | tuple[str, int]:
+    """Current password and the new one twice; other sessions of the account end (this one
+    stays)."""
+    form = ChangePasswordForm()
+    if request.method == "GET":
+        return render_template("staff/password_change.html", form=form)
+    if not form.validate():
+        return render_template("staff/password_change.html", form=form), 422
+    user = auth.current_staff()
+    if not auth.verify_password(user, form.current_password.data or ""):
+        # Counted like a failed sign-in: a borrowed session cannot be used to guess it.
+        form.current_password.errors = [WRONG_CURRENT]
+        return render_template("staff/password_change.html", form=form), 401
+    with unit_of_work() as db:
+        ended = passwords.set_password(db, user, form.new_password.data or "",
+                                       keep_session=current_user.get_id())
+    log.info("staff:%s changed their password; ended %d other sessions", user.id, ended)
+    flash("Your password has been changed. Any other sessions of your account have ended."
+          if ended else "Your password has been changed.", "success")
+    return redirect(url_for("staff.queue"), code=303)
+
+
+def _mail_allowed(email: str) -> bool:
+    """At most STAFF_PASSWORD_RESET_EMAIL_LIMIT links to one address: past it the answer is
+    the same, and nothing is sent. A store that cannot be reached lets it through."""
+    try:
+        items = parse_many(_setting("STAFF_PASSWORD_RESET_EMAIL_LIMIT"))
+        return all([limiter.limiter.hit(item, "staff-reset-mail", email) for item in items])
+    except Exception:  # noqa: BLE001 (Redis down must not stop a reset)
+        log.exception("rate-limit store unavailable; reset e-mail not counted")
+        return True
+
+
+@limiter.limit(lambda: _setting("STAFF_PASSWORD_RESET_RATE_LIMIT"), key_func=get_remote_address,
+               methods=["POST"], scope="password-forgot")
+def forgot_password() -> Response | str | tuple[str, int]:
+    form = ForgotPasswordForm()
+    if request.method == "GET":
+        return render_template("staff/password_forgot.html", form=form)
+    if not form.validate():
+        return render_template("staff/password_forgot.html", form=form), 422
+    email = auth.normalise_email(form.email.data or "")
+    if _mail_allowed(email):
+        with unit_of_work() as db:
+            sent = passwords.send_reset_link(db, email)
+        if sent:
+            log.info("password reset link queued for %r from %s", email, request.remote_addr)
+    flash(LINK_SENT.format(email=email, minutes=passwords.reset_minutes()), "info")
+    return redirect(url_for("staff.login"), code=303)
+
+
+def reset_password(token: str) -> Response | str | tuple[str, int]:
+    """The e-mailed link: a new password twice. It ends every session of the account."""
+    db = database.session()
+    user = passwords.user_for_reset(db, token)
+    if user is None:
+        return render_template("staff/password_link_expired.html",
+                               minutes=passwords.reset_minutes()), 410
+    form = NewPasswordForm()
+    if request.method == "GET":
+        return render_template("staff/password_reset.html", form=form, user=user)
+    if not form.validate():
+        return render_template("staff/password_reset.html", form=form, user=user), 422
+    with unit_of_work(db):
+        ended = passwords.set_password(db, user, form.new_password.data or "")
+    log.info("staff:%s reset their password by e-mail; ended %d sessions", user.id, ended)
+    if current_user.is_authenticated:
+        logout_user()
+    session.clear()
+    flash("Your new password is set, and every session of your account has ended. Sign in "
+          "with the new password.", "success")
+    return redirect(url_for("staff.login"), code=303)
