@@ -1,4 +1,5 @@
 """Licence check codes: the verification page shows a licence only with its code.
+Withdrawn articles: when, and why (for staff only, apart from the public rights reason).
 
 Revision ID: a9d3c5e7f1b2
 Revises: c4d2e8f1a9b3
@@ -10,6 +11,8 @@ import secrets
 import sqlalchemy as sa
 from alembic import op
 
+import portal.db
+
 revision = 'a9d3c5e7f1b2'
 down_revision = 'c4d2e8f1a9b3'
 branch_labels = None
@@ -17,6 +20,10 @@ depends_on = None
 
 #: as portal.licences.models.new_check_code, copied so this revision never changes
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+#: as portal.workflows.takedown.WITHDRAWN_PUBLIC
+WITHDRAWN_PUBLIC = "The publisher has withdrawn this article."
 
 
 def _code() -> str:
@@ -37,7 +44,21 @@ def upgrade() -> None:
         batch_op.alter_column('check_code', existing_type=sa.String(length=16),
                               nullable=False)
 
+    with op.batch_alter_table('articles', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('withdrawn_at', portal.db.UTCDateTime(timezone=True),
+                                      nullable=True))
+        batch_op.add_column(sa.Column('withdrawal_reason', sa.Text(), nullable=True))
+    # Articles withdrawn before this revision carried the (internal) reason in the public
+    # rights reason: move it where only staff read it.
+    connection.execute(sa.text(
+        "UPDATE articles SET withdrawn_at = updated_at, withdrawal_reason = rights_reason, "
+        "rights_reason = :public WHERE rights_reason LIKE 'Withdrawn by the publisher:%'"),
+        {"public": WITHDRAWN_PUBLIC})
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('articles', schema=None) as batch_op:
+        batch_op.drop_column('withdrawal_reason')
+        batch_op.drop_column('withdrawn_at')
     with op.batch_alter_table('licences', schema=None) as batch_op:
         batch_op.drop_column('check_code')

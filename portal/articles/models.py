@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ColumnElement, ForeignKey, String, Text, UniqueConstraint, and_, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, utcnow
@@ -38,8 +38,13 @@ class Article(Base):
     is_licensable: Mapped[bool] = mapped_column(default=True)
     #: who holds the rights when it is not the publisher (a syndicated piece)
     rights_holder: Mapped[str | None] = mapped_column(String(300))
-    #: shown to visitors when the article is not licensable
+    #: shown to visitors when the article is not licensable (public words, written as such)
     rights_reason: Mapped[str | None] = mapped_column(String(1000))
+    #: when staff withdrew the article (a takedown): from then on its public pages say only
+    #: that it is no longer available
+    withdrawn_at: Mapped[datetime | None]
+    #: why it was withdrawn (often legal): for staff only, never on a public page
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
     #: the rate card's per-article override: "standard", "premium" (the rate card's premium
     #: factor applies) or "not_for_sale" (no suggested fee, no auto-quote: staff decide)
     price_tier: Mapped[str] = mapped_column(String(16), default="standard")
@@ -47,6 +52,20 @@ class Article(Base):
     source: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def is_embargoed(self, now: datetime | None = None) -> bool:
+        """Published in the future: hidden from the public until then."""
+        return self.published_at is not None and self.published_at > (now or utcnow())
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+    @classmethod
+    def listed(cls, now: datetime) -> ColumnElement[bool]:
+        """The articles the public catalogue shows: published by `now`, not withdrawn."""
+        return and_(or_(cls.published_at.is_(None), cls.published_at <= now),
+                    cls.withdrawn_at.is_(None))
 
     assets: Mapped[list["Asset"]] = relationship(
         back_populates="article", cascade="all, delete-orphan", order_by="Asset.position"

@@ -17,8 +17,9 @@ from werkzeug.wrappers import Response as BaseResponse
 from portal import db as database
 from portal import readiness
 from portal.articles.models import Article
+from portal.articles.preview import first_paragraph
 from portal.articles.urls import normalise_url
-from portal.db import escape_like
+from portal.db import escape_like, utcnow
 from portal.errors import render_error
 from portal.extensions import limiter
 from portal.licensing import services
@@ -52,15 +53,19 @@ def _article_or_404(slug: str) -> Article:
     if len(slug) > 200:
         abort(404)
     article = database.session().scalar(select(Article).where(Article.slug == slug))
-    if article is None:
+    # An embargoed article does not exist for the public until its time.
+    if article is None or article.is_embargoed():
         abort(404)
+    if article.is_withdrawn:
+        # Neutral: the reason for a takedown is for staff only.
+        abort(Response(render_template("public/article_withdrawn.html"), 410))
     return article
 
 
 def article_list() -> str:
     query = request.args.get("q", "", type=str).strip()[:200]
     page = max(1, min(request.args.get("page", 1, type=int), 10_000))
-    stmt = select(Article)
+    stmt = select(Article).where(Article.listed(utcnow()))
     if query:
         like = "%" + escape_like(query) + "%"
         stmt = stmt.where(
@@ -85,7 +90,9 @@ def article_list() -> str:
 
 
 def article(slug: str) -> str:
-    return render_template("public/article.html", article=_article_or_404(slug))
+    article = _article_or_404(slug)
+    return render_template("public/article.html", article=article,
+                           opening=first_paragraph(article.body_html))
 
 
 @limiter.limit(_republish_limit, methods=["POST"])
@@ -121,7 +128,7 @@ def republish_by_url() -> BaseResponse | tuple[str, int]:
     article = None
     if key is not None:
         article = database.session().scalar(select(Article).where(Article.url_key == key))
-    if article is None:
+    if article is None or article.is_embargoed():
         return render_template("public/unknown_url.html", url=raw[:500]), 404
     return redirect(url_for("public.republish_form", slug=article.slug), code=303)
 

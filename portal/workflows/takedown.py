@@ -5,6 +5,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from portal.articles.models import Article
+from portal.db import utcnow
 from portal.licences import services as licences
 from portal.licences.copy import build_copy
 from portal.licences.models import LicenceStatus
@@ -27,6 +28,13 @@ def tell_licensees_of_correction(db: Session, article_ids: list[int]) -> int:
     return told
 
 
+#: what the public (and a requester refused at the form) reads of a withdrawn article; the
+#: reason staff gave stays in `withdrawal_reason`
+WITHDRAWN_PUBLIC = "The publisher has withdrawn this article."
+#: what the holder of a licence revoked by the withdrawal reads (status page, e-mail)
+REVOKED_FOR_WITHDRAWAL = "the publisher withdrew the article"
+
+
 def withdraw_article(db: Session, article_id: int, *, reason: str, actor: str) -> int:
     """Take an article down (legal reasons): it is no longer licensable, and every licence
     of it still in force is revoked, its holder told to take the copy down."""
@@ -34,11 +42,13 @@ def withdraw_article(db: Session, article_id: int, *, reason: str, actor: str) -
     if article is None:
         raise ValueError("No such article.")
     article.is_licensable = False
-    article.rights_reason = f"Withdrawn by the publisher: {reason}"[:1000]
+    article.rights_reason = WITHDRAWN_PUBLIC
+    article.withdrawn_at = utcnow()
+    article.withdrawal_reason = reason
     revoked = 0
     for licence in licences.holders(db, article_id,
                                     (LicenceStatus.ACTIVE, LicenceStatus.SUSPENDED)):
         if licences.set_status(db, licence, LicenceStatus.REVOKED, actor=actor,
-                               reason=f"the publisher withdrew the article ({reason})"):
+                               reason=REVOKED_FOR_WITHDRAWAL):
             revoked += 1
     return revoked
