@@ -144,6 +144,7 @@ def test_the_sign_in_429_page_is_the_back_offices(client: FlaskClient, db: Sessi
     assert "Too many attempts" in page
     assert "Go to the articles" not in page
     assert 'href="/staff/login"' in page
+    assert 'href="/staff/password/forgot"' in page  # the way out of a lockout
     assert blocked.headers["Cache-Control"] == "no-store"
 
 

@@ -1,0 +1,42 @@
+"""A staff member's password pages in a real browser, at phone and desktop width, without
+JavaScript: "Forgot your password?" from the sign-in page, and changing one's password from
+the header."""
+
+import pytest
+
+from portal.demo import DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD
+from tests.browser.conftest import fits_the_screen, shoot
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest.mark.parametrize(("viewport", "label"), [(PHONE, "phone"), (DESKTOP, "desktop")])
+def test_password_pages_work_and_fit(browser, live_url: str, viewport, label: str) -> None:
+    context = browser.new_context(viewport=viewport, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{live_url}/staff/login")
+    page.get_by_role("link", name="Forgot your password?").click()
+    assert page.get_by_role("heading", name="Forgot your password?").is_visible()
+    assert fits_the_screen(page)
+    page.get_by_label("E-mail address").fill("nobody@northernledger.example")
+    page.get_by_role("button", name="Send me a link").click()
+    assert "we have sent it a link" in page.content()
+    assert fits_the_screen(page)
+
+    page.get_by_label("E-mail address").fill(DEMO_STAFF_EMAIL)
+    page.get_by_label("Password").fill(DEMO_STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Password", exact=True).click()
+    assert page.get_by_role("heading", name="Change your password").is_visible()
+    assert fits_the_screen(page)
+    page.get_by_label("Current password").fill("not the password")
+    page.get_by_label("New password", exact=True).fill("quay street tide clock")
+    page.get_by_label("New password again").fill("quay street tide clock")
+    page.get_by_role("button", name="Change password").click()
+    assert "That is not your current password." in page.content()
+    assert fits_the_screen(page)
+    shoot(page, f"staff-change-password-{label}")
+    context.close()
