@@ -125,3 +125,12 @@ def test_staff_are_prompted_to_refund_a_paid_licence_that_was_revoked(
     withdraw(app, db, payment.request.article_id)
     page = client.get(page_url).get_data(as_text=True)
     assert "Revoked, but paid for" in page and "£250.00" in page
+
+
+def test_staff_still_read_why_an_article_was_withdrawn(
+        app: Flask, db: Session, client: FlaskClient, staff_login: StaffLogin) -> None:
+    article = make_article(db)
+    withdraw(app, db, article.id)
+    staff_login(StaffRole.ADMIN)
+    page = client.get(f"/staff/articles/{article.id}").get_data(as_text=True)
+    assert "Withdrawn" in page and LEGAL in page
