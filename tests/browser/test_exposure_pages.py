@@ -1,0 +1,33 @@
+"""Issue 11's public pages in a real browser, at phone and desktop width, without JavaScript:
+the article preview and the licence verification page that asks for the check code."""
+
+import pytest
+
+from tests.browser.conftest import fits_the_screen, shoot
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest.mark.parametrize(("viewport", "label"), [(PHONE, "phone"), (DESKTOP, "desktop")])
+def test_the_article_preview_and_the_licence_lookup(
+        browser, live_url: str, viewport, label: str) -> None:
+    context = browser.new_context(viewport=viewport, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(live_url + "/")
+    page.get_by_role("link", name="Libraries dropped late fees. Then the books came back").click()
+    assert page.get_by_text("This is the opening of the article.").is_visible()
+    assert page.get_by_role("link", name="Republish this article").is_visible()
+    assert fits_the_screen(page)
+    shoot(page, f"{label}-11-article-preview")
+
+    page.goto(live_url + "/licences/LIC-2026-000001")
+    assert page.get_by_role("heading", name="Verify a licence").is_visible()
+    page.get_by_label("Check code for licence LIC-2026-000001").fill("K7QF-2M9X")
+    page.get_by_role("button", name="Verify").click()
+    assert page.get_by_text("No licence matches this number and check code.").is_visible()
+    assert fits_the_screen(page)
+    shoot(page, f"{label}-12-licence-lookup")
+    context.close()
