@@ -31,3 +31,37 @@ def test_the_article_preview_and_the_licence_lookup(
     assert fits_the_screen(page)
     shoot(page, f"{label}-12-licence-lookup")
     context.close()
+
+
+@pytest.mark.parametrize(("viewport", "label"), [(PHONE, "phone"), (DESKTOP, "desktop")])
+def test_a_revoked_licence_and_a_verified_one_in_the_browser(
+        browser, app, db, viewport, label: str) -> None:
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from tests.test_exposure import withdraw
+    from tests.test_licences import licensed
+
+    buyer, licence = licensed(app, db, term="one_year")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        context = browser.new_context(viewport=viewport, java_script_enabled=False)
+        page = context.new_page()
+        page.goto(f"{base}/licences/{licence.number}?code={licence.check_code}")
+        assert page.get_by_text("This licence is Valid").is_visible()
+        assert fits_the_screen(page)
+        shoot(page, f"{label}-13-licence-verified")
+        withdraw(app, db, licence.article_id)
+        page.goto(base + buyer.url)
+        assert page.get_by_text("Licence revoked").is_visible()
+        assert page.get_by_role("link", name="Renew this licence").count() == 0
+        assert fits_the_screen(page)
+        shoot(page, f"{label}-14-licence-revoked")
+        context.close()
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
