@@ -81,8 +81,23 @@ FEED_ALLOW_PRIVATE_ADDRESSES = False
 
 # Request bodies above this size get 413.
 MAX_CONTENT_LENGTH = 64 * 1024
-# Rate limits of the public request form (per client address), Flask-Limiter syntax.
+# Rate limits of the public request form, Flask-Limiter syntax, counting accepted submissions
+# only (a form sent back with errors costs nothing): per client address,
 REPUBLISH_RATE_LIMIT = "5 per minute;30 per hour"
+# per requester e-mail address (so the form cannot mail a stranger again and again),
+REPUBLISH_RATE_LIMIT_EMAIL = "3 per hour;10 per day"
+# and per article.
+REPUBLISH_RATE_LIMIT_ARTICLE = "30 per hour"
+# Status links (/requests/<token>/...) that match no request, per client address: past this,
+# every status link from that address gets 429 until the window ends. Working links never count.
+STATUS_TOKEN_RATE_LIMIT = "30 per minute"
+# A status link stops working this many days after it was minted (each e-mail mints its own);
+# the expired link's page offers to e-mail a fresh one.
+STATUS_TOKEN_DAYS = 180
+# "Send me a new link" and "Lost your link?" submissions, per client address, and e-mails
+# of fresh links per requester address (past this, the same answer is shown, nothing is sent).
+NEW_LINK_RATE_LIMIT = "5 per hour;20 per day"
+NEW_LINK_EMAIL_LIMIT = "3 per day"
 RATELIMIT_HEADERS_ENABLED = True
 # A rate-limit store that cannot be reached (Redis down) must not take the form down with it.
 RATELIMIT_SWALLOW_ERRORS = True

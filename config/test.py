@@ -3,6 +3,10 @@
 SECRET_KEY = "test-secret"
 BASE_URL = "http://localhost"
 REPUBLISH_RATE_LIMIT = "1000 per minute"
+REPUBLISH_RATE_LIMIT_EMAIL = "1000 per minute"
+REPUBLISH_RATE_LIMIT_ARTICLE = "1000 per minute"
+STATUS_TOKEN_RATE_LIMIT = "1000 per minute"
+NEW_LINK_RATE_LIMIT = "1000 per minute"
 # Every test signs in afresh; the throttling tests set their own limits.
 STAFF_LOGIN_RATE_LIMIT_IP = "1000 per minute"
 STAFF_LOGIN_RATE_LIMIT_ACCOUNT = "1000 per minute"

@@ -82,9 +82,12 @@ def init_app(app: Flask) -> None:
             "gave you.")
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
+    def http_error(error: HTTPException) -> tuple[str, int] | HTTPException | Response:
         if error.code is None or error.code < 400:
             return error
+        if error.response is not None:
+            # A page of the view's own (a rate-limited form kept as it was typed).
+            return error.response
         detail = None
         if error.code == 429:
             detail = f"Limit: {error.description}." if error.description else None

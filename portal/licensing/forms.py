@@ -348,3 +348,24 @@ class WithdrawForm(PortalForm):
 
 class AnswerForm(PortalForm):
     body = _long_text("Your answer", 4000, required="Please write your answer.")
+
+
+class NewLinkForm(PortalForm):
+    """"Send me a new link": the address the request was made with."""
+
+    email = EmailField(
+        "Your e-mail address",
+        validators=[
+            DataRequired(message="Please give the e-mail address you made the request with."),
+            Length(max=320, message="Please keep this under 320 characters."),
+            Email(allow_smtputf8=False,
+                  message="Please give an e-mail address like name@example.org."),
+        ],
+        render_kw={"autocomplete": "email"},
+    )
+
+    def address(self) -> str:
+        """The address as requests store it (international domains in ASCII), lower-cased
+        for comparing."""
+        return validate_email(self.email.data or "", check_deliverability=False,
+                              allow_smtputf8=False).ascii_email.lower()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -38,7 +38,12 @@ from portal.licensing.models import (
 from portal.licensing.pricing import is_within_autoquote, suggest
 from portal.licensing.ratecard import load_rate_card
 from portal.money import Money
-from portal.notifications.people import tell_requester, tell_staff, update_staff
+from portal.notifications.people import (
+    requester_update,
+    tell_requester,
+    tell_staff,
+    update_staff,
+)
 from portal.sequences import next_value
 from portal.uow import Conflict, DomainError
 from portal.urls import link
@@ -71,14 +76,71 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def find_by_token(db: Session, token: str) -> RepublishRequest | None:
+@dataclass(frozen=True)
+class TokenMatch:
+    """The request a status token opens, and whether the token has outlived its lifetime."""
+
+    request: RepublishRequest
+    minted_at: datetime
+    is_expired: bool
+
+
+def match_token(db: Session, token: str, *, lifetime: timedelta | None,
+                now: datetime | None = None) -> TokenMatch | None:
+    """The request behind a status token, live or expired; None when no token matches.
+
+    A token works for `lifetime` from when it was minted (each e-mail mints its own)."""
     if not 20 <= len(token) <= 100:
         return None
-    return db.scalar(
-        select(RepublishRequest)
+    row = db.execute(
+        select(RepublishRequest, RequestToken.created_at)
         .join(RequestToken, RequestToken.request_id == RepublishRequest.id)
         .where(RequestToken.token_hash == hash_token(token))
-    )
+    ).one_or_none()
+    if row is None:
+        return None
+    request, minted_at = row
+    is_expired = lifetime is not None and minted_at + lifetime <= (now or utcnow())
+    return TokenMatch(request=request, minted_at=minted_at, is_expired=is_expired)
+
+
+def find_by_token(db: Session, token: str, *, lifetime: timedelta | None = None
+                  ) -> RepublishRequest | None:
+    """The request a token opens; with `lifetime`, only while the token is live."""
+    found = match_token(db, token, lifetime=lifetime)
+    if found is None or found.is_expired:
+        return None
+    return found.request
+
+
+#: requests whose requester may still need their status page (a licence holder fetches the
+#: licensed copy and certificate from it)
+LIVE_STATES = (RequestState.SUBMITTED, RequestState.INFO_REQUESTED, RequestState.QUOTED,
+               RequestState.AWAITING_PAYMENT, RequestState.LICENSED)
+
+
+def live_requests_of(db: Session, email: str, *, most: int = 20) -> list[RepublishRequest]:
+    """The newest live requests made with this e-mail address (compared case-insensitively)."""
+    address = email.strip().lower()
+    if not address:
+        return []
+    return list(db.scalars(
+        select(RepublishRequest)
+        .where(func.lower(RepublishRequest.requester_email) == address,
+               RepublishRequest.state.in_(LIVE_STATES))
+        .order_by(RepublishRequest.id.desc()).limit(most)))
+
+
+def send_fresh_link(db: Session, request: RepublishRequest, *, days: int) -> None:
+    """E-mail the requester, at the request's own address, a new link to its status page
+    (minted by the outbox as the message is sent, so it works for `days` from then)."""
+    requester_update(
+        db, request, "a new link to your request",
+        f"Here is a new link to your request to republish “{request.article.title}”, as "
+        "asked for on our site.",
+        [f"The link works for {days} days. If you did not ask for it, you can ignore this "
+         "e-mail: the link is sent only to you."],
+        button_text="Open your request")
 
 
 def new_status_token(db: Session, request_id: int) -> str:

@@ -3,6 +3,8 @@ keeping those pages private, the licensed copy's links, and sending the buyer to
 provider's checkout and back without the token ever reaching the provider."""
 
 from collections.abc import Callable
+from datetime import timedelta
+from typing import NoReturn
 
 from flask import (
     Response,
@@ -22,11 +24,18 @@ from portal.licences.copy import LicensedCopy, build_copy
 from portal.licences.models import Licence
 from portal.licences.services import licence_of
 from portal.licensing import services
-from portal.licensing.forms import AcceptQuoteForm, AnswerForm, DeclineQuoteForm, WithdrawForm
+from portal.licensing.forms import (
+    AcceptQuoteForm,
+    AnswerForm,
+    DeclineQuoteForm,
+    NewLinkForm,
+    WithdrawForm,
+)
 from portal.licensing.lifecycle import allowed_actions
 from portal.licensing.models import RepublishRequest
 from portal.payments.models import Payment, PaymentProvider
 from portal.payments.services import ReturnUrls, latest_payment, method_for, new_return_key
+from portal.public import throttle
 from portal.uow import attempt
 from portal.urls import link
 
@@ -35,11 +44,34 @@ from portal.urls import link
 CHECKOUT_FROM = "checkout_from"
 
 
+def token_lifetime() -> timedelta:
+    return timedelta(days=int(current_app.config["STATUS_TOKEN_DAYS"]))
+
+
 def request_by_token_or_404(token: str) -> RepublishRequest:
-    req = services.find_by_token(database.session(), token)
-    if req is None:
-        abort(404)
-    return req
+    """The request a live status token opens. A token that opens nothing is a 404 (with the
+    way to a new link) and counts against the client's address (throttle.token_misses); an
+    expired one is answered with the page that offers a new link (410)."""
+    found = services.match_token(database.session(), token, lifetime=token_lifetime())
+    if found is None:
+        unknown_link()
+    if found.is_expired:
+        abort(link_expired_page(token, NewLinkForm(formdata=None)))
+    return found.request
+
+
+def unknown_link() -> NoReturn:
+    """The 404 of a status link that opens nothing, leading to "Lost your link?"; counted
+    against the client's address."""
+    throttle.mark_missed()
+    abort(private(Response(render_template("public/unknown_link.html"), status=404)))
+
+
+def link_expired_page(token: str, form: NewLinkForm, *, sent: bool = False,
+                      status: int = 410) -> Response:
+    return private(Response(render_template(
+        "public/link_expired.html", token=token, form=form, sent=sent,
+        days=current_app.config["STATUS_TOKEN_DAYS"]), status=status))
 
 
 def private(response: Response) -> Response:
@@ -85,7 +117,7 @@ def status_token_for(payment: Payment) -> str | None:
     token = session.get(CHECKOUT_FROM)
     if not isinstance(token, str):
         return None
-    req = services.find_by_token(database.session(), token)
+    req = services.find_by_token(database.session(), token, lifetime=token_lifetime())
     return token if req is not None and req.id == payment.request_id else None
 
 

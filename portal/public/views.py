@@ -1,16 +1,20 @@
 """Public pages: the article catalogue, the request form, the requester's status page."""
 
 
+from collections.abc import Callable
+
 from flask import (
     Response,
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask_limiter import RequestLimit
 from sqlalchemy import func, or_, select
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -21,23 +25,26 @@ from portal.articles.preview import first_paragraph
 from portal.articles.urls import normalise_url
 from portal.db import escape_like, utcnow
 from portal.errors import render_error
-from portal.extensions import limiter
 from portal.licensing import services
 from portal.licensing.forms import (
     AcceptQuoteForm,
     AnswerForm,
     DeclineQuoteForm,
+    NewLinkForm,
     RepublishForm,
     WithdrawForm,
     default_start_date,
 )
 from portal.licensing.models import RepublishRequest
 from portal.payments.models import Payment
+from portal.public import throttle
 from portal.public.requester import (
+    link_expired_page,
     request_by_token_or_404,
     requester_acts,
     return_urls,
     status_page,
+    unknown_link,
 )
 from portal.uow import unit_of_work
 from portal.workflows import checkout, decisions
@@ -45,8 +52,16 @@ from portal.workflows import checkout, decisions
 PAGE_SIZE = 20
 
 
-def _republish_limit() -> str:
-    return str(current_app.config["REPUBLISH_RATE_LIMIT"])
+def _form_refused(reason: str) -> Callable[[RequestLimit], Response]:
+    """A submission over a limit: the form again, as it was typed, saying when it can be sent
+    (429). Nothing is stored."""
+    def answer(limit: RequestLimit) -> Response:
+        article = _article_or_404(str((request.view_args or {}).get("slug", "")))
+        message = (f"We cannot take more requests {reason} just now. What you typed is kept "
+                   f"below: you can send it {throttle.try_again_at(limit)}.")
+        return make_response(render_template("public/republish_form.html", article=article,
+                                             form=RepublishForm(), throttled=message), 429)
+    return answer
 
 
 def _article_or_404(slug: str) -> Article:
@@ -95,7 +110,7 @@ def article(slug: str) -> str:
                            opening=first_paragraph(article.body_html))
 
 
-@limiter.limit(_republish_limit, methods=["POST"])
+@throttle.form_limits(_form_refused)
 def republish_form(slug: str) -> BaseResponse | tuple[str, int] | str:
     article = _article_or_404(slug)
     if not article.is_licensable:
@@ -114,6 +129,7 @@ def republish_form(slug: str) -> BaseResponse | tuple[str, int] | str:
     with unit_of_work() as db:
         req, token = services.submit_request(db, article, form.usage_details(),
                                              currencies=current_app.config["CURRENCIES"])
+    throttle.mark_accepted()
     flash(f"Thank you. Your request {req.reference} has been received. We have sent a link to "
           f"this page to {req.requester_email}.", "success")
     return redirect(url_for("public.request_status", token=token), code=303)
@@ -133,6 +149,43 @@ def republish_by_url() -> BaseResponse | tuple[str, int]:
     return redirect(url_for("public.republish_form", slug=article.slug), code=303)
 
 
+
+
+def new_link(token: str) -> Response:
+    """"Send me a new link" on an expired link's page: a fresh link goes to the request's own
+    address when the typed one matches it. The answer is the same whatever was typed."""
+    found = services.match_token(database.session(), token, lifetime=None)
+    if found is None:
+        unknown_link()
+    form = NewLinkForm()
+    if not form.validate():
+        return link_expired_page(token, form, status=422)
+    _send_fresh_links(form.address(), [found.request])
+    return link_expired_page(token, NewLinkForm(formdata=None), sent=True, status=200)
+
+
+def lost_link() -> Response | tuple[str, int] | str:
+    """"Lost your link?": a fresh link to every live request made with the typed address.
+    The answer is the same whether or not there are any."""
+    form = NewLinkForm()
+    if request.method != "POST":
+        return render_template("public/lost_link.html", form=form)
+    if not form.validate():
+        return render_template("public/lost_link.html", form=form), 422
+    address = form.address()
+    _send_fresh_links(address, services.live_requests_of(database.session(), address))
+    return render_template("public/lost_link.html", form=NewLinkForm(formdata=None), sent=True)
+
+
+def _send_fresh_links(address: str, requests: list[RepublishRequest]) -> None:
+    mine = [req for req in requests if req.requester_email.lower() == address]
+    # Counted per address, only when something would be sent: the page answers the same
+    # either way, so the count reveals nothing about which addresses have requests.
+    if not mine or not throttle.spend_quietly("NEW_LINK_EMAIL_LIMIT", "new-link-email", address):
+        return
+    with unit_of_work() as db:
+        for req in mine:
+            services.send_fresh_link(db, req, days=int(current_app.config["STATUS_TOKEN_DAYS"]))
 
 
 def request_status(token: str) -> Response:
