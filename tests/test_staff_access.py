@@ -32,7 +32,8 @@ from tests.factories import make_article, make_request
 from tests.staff_fixtures import LOGIN_URL, StaffLogin, make_staff, page_csrf_token
 
 #: the routes open to anyone: the sign-in form itself, and the way back in without a password
-OPEN_ENDPOINTS = {"staff.login", "staff.forgot_password", "staff.reset_password"}
+OPEN_ENDPOINTS = {"staff.login", "staff.login_code", "staff.forgot_password",
+                  "staff.reset_password"}
 #: a page every signed-in user can open: forms are sent from it, CSRF tokens taken from it
 FORM_PAGE = "/staff/"
 

@@ -2,7 +2,7 @@
 and choosing a new password from that link. They check what was typed; the password rules
 themselves (length, breached lists) are auth.check_password_policy's."""
 
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from portal.forms import PortalForm
@@ -52,4 +52,20 @@ class ForgotPasswordForm(PortalForm):
         "E-mail address",
         validators=[InputRequired("Enter your e-mail address."), Length(max=320)],
         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+    )
+
+
+class EnableTwoFactorForm(PortalForm):
+    code = StringField(
+        "Code from your app",
+        validators=[InputRequired("Enter the 6-digit code your app shows."), Length(max=20)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+
+
+class ConfirmPasswordForm(PortalForm):
+    password = PasswordField(
+        "Your password",
+        validators=[InputRequired("Enter your password.")],
+        render_kw={"autocomplete": "current-password"},
     )

@@ -1,6 +1,7 @@
-"""A staff member's own password: changing it while signed in, and the "forgot your
-password?" way back in (a single-use link by e-mail). The rules are in
-portal/staff/passwords.py; the limits here keep guessing and mail-bombing out."""
+"""A staff member's own account: changing the password while signed in, the "forgot your
+password?" way back in (a single-use link by e-mail), and two-factor sign-in (enrol with a QR
+code, recovery codes, turn off). The rules are in portal/staff/passwords.py and
+two_factor.py; the limits here keep guessing and mail-bombing out."""
 
 import logging
 
@@ -12,8 +13,14 @@ from werkzeug.wrappers import Response
 
 from portal import db as database
 from portal.extensions import limiter
-from portal.staff import auth, passwords
-from portal.staff.account_forms import ChangePasswordForm, ForgotPasswordForm, NewPasswordForm
+from portal.staff import auth, passwords, two_factor
+from portal.staff.account_forms import (
+    ChangePasswordForm,
+    ConfirmPasswordForm,
+    EnableTwoFactorForm,
+    ForgotPasswordForm,
+    NewPasswordForm,
+)
 from portal.staff.models import StaffRole
 from portal.uow import unit_of_work
 
@@ -115,3 +122,83 @@ def reset_password(token: str) -> Response | str | tuple[str, int]:
     flash("Your new password is set, and every session of your account has ended. Sign in "
           "with the new password.", "success")
     return redirect(url_for("staff.login"), code=303)
+
+
+#: the session key of the secret being enrolled (it becomes the account's once a code checks)
+ENROLLING = "staff_2fa_enrolling"
+#: what an admin may still open before turning two-factor sign-in on, when it is required
+OPEN_BEFORE_TWO_FACTOR = {"staff.two_factor", "staff.logout", "staff.login", "staff.login_code",
+                          "staff.forgot_password", "staff.reset_password", "static"}
+
+
+def require_two_factor() -> Response | None:
+    """(before each back-office request) With STAFF_2FA=required, an admin without two-factor
+    sign-in is sent to turn it on before anything else."""
+    if not current_user.is_authenticated or request.endpoint in OPEN_BEFORE_TWO_FACTOR:
+        return None
+    user = auth.current_staff()
+    if two_factor.is_required(user) and not two_factor.is_enabled(user):
+        flash("Administrators must use two-factor sign-in. Turn it on to continue.", "info")
+        return redirect(url_for("staff.two_factor"), code=303)
+    return None
+
+
+def _two_factor_page(user: auth.StaffUser, status: int = 200, **context: object
+                     ) -> tuple[str, int]:
+    if not two_factor.is_enabled(user):
+        secret = session.get(ENROLLING) or two_factor.new_secret()
+        session[ENROLLING] = secret
+        uri = two_factor.provisioning_uri(user, secret)
+        context.update(secret=secret, qr=two_factor.qr_data_uri(uri))
+    context.setdefault("enable_form", EnableTwoFactorForm())
+    context.setdefault("disable_form", ConfirmPasswordForm())
+    return render_template(
+        "staff/two_factor.html", user=user, enabled=two_factor.is_enabled(user),
+        required=two_factor.is_required(user), left=two_factor.recovery_codes_left(user),
+        **context), status
+
+
+@auth.role_required(StaffRole.VIEWER)
+@limiter.limit(lambda: _setting("STAFF_LOGIN_RATE_LIMIT_ACCOUNT"), key_func=_change_key,
+               methods=["POST"], scope="two-factor", deduct_when=_wrong_current)
+def two_factor_page() -> Response | str | tuple[str, int]:
+    """Turn two-factor sign-in on (scan, type a code: recovery codes shown once), make new
+    recovery codes, or turn it off (with the password; not when it is required)."""
+    user = auth.current_staff()
+    if request.method == "GET":
+        return _two_factor_page(user)
+    action = request.form.get("action")
+    if action == "enable" and not two_factor.is_enabled(user):
+        form = EnableTwoFactorForm()
+        if not form.validate():
+            return _two_factor_page(user, 422, enable_form=form)
+        secret = str(session.get(ENROLLING) or "")
+        with unit_of_work():
+            codes = two_factor.enable(user, secret, form.code.data or "") if secret else None
+        if codes is None:
+            form.code.errors = ["That code does not match. Check the app's clock, and type "
+                                "the code it shows now."]
+            return _two_factor_page(user, 422, enable_form=form)
+        session.pop(ENROLLING, None)
+        log.info("staff:%s turned on two-factor sign-in", user.id)
+        return _two_factor_page(user, codes=codes)
+    if action in ("disable", "new_codes") and two_factor.is_enabled(user):
+        form = ConfirmPasswordForm()
+        if not form.validate():
+            return _two_factor_page(user, 422, disable_form=form)
+        if not auth.verify_password(user, form.password.data or ""):
+            form.password.errors = [WRONG_CURRENT]
+            return _two_factor_page(user, 401, disable_form=form)
+        if action == "new_codes":
+            with unit_of_work():
+                codes = two_factor.new_recovery_codes(user)
+            return _two_factor_page(user, codes=codes)
+        if two_factor.is_required(user):
+            flash("Administrators must keep two-factor sign-in on.", "error")
+            return redirect(url_for("staff.two_factor"), code=303)
+        with unit_of_work():
+            two_factor.disable(user)
+        log.info("staff:%s turned off two-factor sign-in", user.id)
+        flash("Two-factor sign-in is off. Signing in now needs only your password.", "success")
+        return redirect(url_for("staff.two_factor"), code=303)
+    return redirect(url_for("staff.two_factor"), code=303)

@@ -3,7 +3,9 @@ account, a known device counted apart) and signing out. Where to go after signin
 checked here (safe_next)."""
 
 import logging
+import time
 import unicodedata
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from flask import (
@@ -18,14 +20,15 @@ from flask import (
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
 from portal import db as database
 from portal.extensions import limiter
-from portal.staff import auth, known_device
-from portal.staff.models import StaffRole
+from portal.staff import auth, known_device, two_factor
+from portal.staff.models import StaffRole, StaffUser
 from portal.uow import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,10 @@ log = logging.getLogger(__name__)
 #: the one answer to a wrong password, an unknown address and a deactivated account alike
 SIGN_IN_FAILED = "Wrong e-mail address or password."
 BACK_OFFICE_PREFIX = "/staff/"
+WRONG_CODE = "That code is not right, or was used already. Type the code your app shows now."
+#: the session key of a sign-in waiting for its second factor, and how long it waits
+PENDING = "staff_2fa_pending"
+PENDING_SECONDS = 300
 
 
 class SignInForm(FlaskForm):
@@ -45,6 +52,15 @@ class SignInForm(FlaskForm):
         "Password",
         validators=[InputRequired("Enter your password.")],
         render_kw={"autocomplete": "current-password"},
+    )
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "Code",
+        validators=[InputRequired("Enter the code from your app."), Length(max=40)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autocapitalize": "none",
+                   "spellcheck": "false"},
     )
 
 
@@ -137,6 +153,19 @@ def login() -> Response | str | tuple[str, int]:
         return render_template(
             "staff/login.html", form=form, next=target, failed=SIGN_IN_FAILED
         ), 401
+    if two_factor.is_enabled(user):
+        with unit_of_work(db):
+            pass  # commits sign_in()'s bookkeeping (last sign-in, an upgraded hash)
+        # The password was right; the session starts only with the code. Nothing from before
+        # carries over, and the half-way state lives a few minutes in the signed cookie.
+        session.clear()
+        session[PENDING] = {"u": user.id, "at": int(time.time()), "next": target}
+        return redirect(url_for("staff.login_code"), code=303)
+    return _start(db, user, target)
+
+
+def _start(db: Session, user: StaffUser, target: str | None) -> Response:
+    """Sign `user` in: a new session (replacing any live one), the known-device cookie."""
     with unit_of_work(db):
         if current_user.is_authenticated:
             # Signing in over a live session replaces it: the old one must not outlive its
@@ -147,8 +176,58 @@ def login() -> Response | str | tuple[str, int]:
     session.clear()
     login_user(auth.SignedInStaff(user, token))
     response = _after_sign_in(target)
+    if two_factor.is_required(user) and not two_factor.is_enabled(user):
+        response = redirect(url_for("staff.two_factor"), code=303)
     known_device.remember(
         response, known_device.read(request.cookies.get(known_device.COOKIE_NAME)), user.email)
+    return response
+
+
+def _pending() -> dict[str, Any] | None:
+    """The sign-in waiting for its second factor, while it is fresh."""
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict) or not isinstance(pending.get("u"), int):
+        return None
+    if time.time() - float(pending.get("at", 0)) > PENDING_SECONDS:
+        return None
+    return pending
+
+
+def _code_key() -> str:
+    pending = _pending()
+    return f"code:{pending['u']}" if pending else ""
+
+
+@limiter.limit(_ip_limit, key_func=get_remote_address, methods=["POST"], scope="code-ip",
+               deduct_when=_failed)
+@limiter.limit(_account_limit, key_func=_code_key, methods=["POST"], scope="code",
+               deduct_when=_failed)
+def login_code() -> Response | str | tuple[str, int]:
+    """The second step for an account with two-factor sign-in: a code from the app, or a
+    recovery code. Wrong codes count like wrong passwords."""
+    pending = _pending()
+    if pending is None:
+        session.pop(PENDING, None)
+        flash("Please sign in again: the code was not given within "
+              f"{PENDING_SECONDS // 60} minutes.", "info")
+        return redirect(url_for("staff.login"), code=303)
+    form = CodeForm()
+    if request.method == "GET":
+        return render_template("staff/login_code.html", form=form)
+    if not form.validate():
+        return render_template("staff/login_code.html", form=form), 422
+    db = database.session()
+    user = db.get(StaffUser, pending["u"])
+    if user is None or not user.is_active or not two_factor.check_code(user, form.code.data or ""):
+        log.warning("wrong second-factor code for staff:%s from %s", pending["u"],
+                    request.remote_addr)
+        form.code.errors = [WRONG_CODE]
+        return render_template("staff/login_code.html", form=form), 401
+    left = two_factor.recovery_codes_left(user)
+    response = _start(db, user, safe_next(pending.get("next")))
+    if left < 3:
+        flash(f"You have {left} recovery code{'s' if left != 1 else ''} left. Make new ones on "
+              "the two-factor page.", "info")
     return response
 
 

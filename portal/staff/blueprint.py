@@ -63,6 +63,9 @@ bp.add_url_rule('/logout', 'logout', auth_views.logout, methods=['POST'])
 bp.add_url_rule('/account/password', 'change_password', account_views.change_password, methods=['GET', 'POST'])
 bp.add_url_rule('/password/forgot', 'forgot_password', account_views.forgot_password, methods=['GET', 'POST'])
 bp.add_url_rule('/password/reset/<token>', 'reset_password', account_views.reset_password, methods=['GET', 'POST'])
+bp.add_url_rule('/account/two-factor', 'two_factor', account_views.two_factor_page, methods=['GET', 'POST'])
+bp.add_url_rule('/login/code', 'login_code', auth_views.login_code, methods=['GET', 'POST'])
+bp.before_request(account_views.require_two_factor)
 
 #: the back office's menu: (endpoint, text, the least role that sees it)
 NAVIGATION = (

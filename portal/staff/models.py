@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, utcnow
@@ -37,6 +37,12 @@ class StaffUser(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    #: base32 TOTP secret while two-factor sign-in is on (portal/staff/two_factor.py), else None
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    #: the last TOTP time step accepted, so that no code is accepted twice
+    totp_last_step: Mapped[int | None]
+    #: sha256 of each unused recovery code, space-separated ("" when none)
+    recovery_code_hashes: Mapped[str] = mapped_column(Text, default="")
 
     def can(self, role: StaffRole) -> bool:
         """True when this user's role includes `role` (admin > licensing > viewer)."""
