@@ -92,6 +92,15 @@ def test_one_address_cannot_be_sent_mail_again_and_again(
     assert submit(client, requester_email="someone.else@example.org").status_code == 303
 
 
+@pytest.mark.parametrize("app_overrides", [{"REPUBLISH_RATE_LIMIT_EMAIL": "1 per hour"}])
+def test_an_international_domain_is_one_address_however_it_is_written(
+    client: FlaskClient, db: Session, article
+) -> None:
+    assert submit(client, requester_email="ann@bücher.example").status_code == 303
+    assert submit(client, requester_email="Ann@xn--bcher-kva.example").status_code == 429
+    assert count(db, RepublishRequest) == 1
+
+
 @pytest.mark.parametrize("app_overrides", [{"REPUBLISH_RATE_LIMIT_ARTICLE": "2 per hour"}])
 def test_one_article_takes_a_bounded_number_of_requests(
     client: FlaskClient, db: Session, article

@@ -12,10 +12,12 @@ The limit is tested before the view runs and spent after it (Flask-Limiter's
 `deduct_when`), so a refused submission stores nothing.
 """
 
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app, g, make_response, request, url_for
 from flask.wrappers import Response
 from flask_limiter import RequestLimit
@@ -54,9 +56,15 @@ def _was_missed(response: Response) -> bool:
 
 
 def submitted_email() -> str:
-    """The requester address typed into the form, as the limit counts it ("-" when empty,
-    since Flask-Limiter skips a limit whose key is empty)."""
-    return request.form.get("requester_email", "").strip().lower()[:320] or "-"
+    """The requester address typed into the form, as the limit counts it: as requests store
+    it (an international domain in ASCII), lower-cased; "-" when empty, since Flask-Limiter
+    skips a limit whose key is empty."""
+    typed = request.form.get("requester_email", "").strip()[:320]
+    # An address the form refuses is never counted anyway: it is kept as typed.
+    with contextlib.suppress(EmailNotValidError):
+        typed = validate_email(typed, check_deliverability=False,
+                               allow_smtputf8=False).ascii_email
+    return typed.lower() or "-"
 
 
 def article_slug() -> str:
