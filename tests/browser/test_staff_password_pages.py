@@ -1,7 +1,10 @@
 """A staff member's password pages in a real browser, at phone and desktop width, without
-JavaScript: "Forgot your password?" from the sign-in page, and changing one's password from
-the header."""
+JavaScript: "Forgot your password?" from the sign-in page, changing one's password and turning
+two-factor sign-in on and off from the header."""
 
+import re
+
+import pyotp
 import pytest
 
 from portal.demo import DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD
@@ -39,4 +42,18 @@ def test_password_pages_work_and_fit(browser, live_url: str, viewport, label: st
     assert "That is not your current password." in page.content()
     assert fits_the_screen(page)
     shoot(page, f"staff-change-password-{label}")
+
+    page.get_by_role("link", name="Two-factor").click()
+    assert page.get_by_role("img", name=re.compile("QR code")).is_visible()
+    assert fits_the_screen(page)
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page.content())
+    assert secret
+    page.get_by_label("Code from your app").fill(pyotp.TOTP(secret.group(1)).now())
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    assert page.get_by_role("heading", name="Your recovery codes").is_visible()
+    assert fits_the_screen(page)
+    shoot(page, f"staff-recovery-codes-{label}")
+    page.get_by_label("Your password").fill(DEMO_STAFF_PASSWORD)
+    page.get_by_role("button", name="Turn two-factor sign-in off").click()
+    assert "Two-factor sign-in is off." in page.content()
     context.close()
