@@ -8,7 +8,7 @@ import time
 import pyotp
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy.orm import Session
 
 from portal.staff import two_factor
@@ -161,3 +161,18 @@ def test_admins_must_turn_it_on_when_required(
     other = app.test_client()
     staff_login(StaffRole.LICENSING, client=other)
     assert other.get("/staff/").status_code == 200  # not required below admin
+
+
+def test_an_admin_can_turn_it_off_for_someone_who_lost_their_phone(
+    app: Flask, client: FlaskClient, db: Session, runner: FlaskCliRunner,
+    staff_login: StaffLogin,
+) -> None:
+    user = staff_login(StaffRole.VIEWER, email=EMAIL)
+    enrol(client)
+    result = runner.invoke(args=["staff", "reset-two-factor", EMAIL])
+    assert result.exit_code == 0, result.output
+    assert f"Two-factor sign-in is off for {EMAIL}; ended 1 session." in result.output
+    db.refresh(user)
+    assert user.totp_secret is None
+    assert client.get("/staff/").status_code == 303
+    assert sign_in(app.test_client(), EMAIL).headers["Location"] == "/staff/"

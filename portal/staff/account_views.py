@@ -21,7 +21,7 @@ from portal.staff.account_forms import (
     ForgotPasswordForm,
     NewPasswordForm,
 )
-from portal.staff.models import StaffRole
+from portal.staff.models import StaffRole, StaffUser
 from portal.uow import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def require_two_factor() -> Response | None:
     return None
 
 
-def _two_factor_page(user: auth.StaffUser, status: int = 200, **context: object
+def _two_factor_page(user: StaffUser, status: int = 200, **context: object
                      ) -> tuple[str, int]:
     if not two_factor.is_enabled(user):
         secret = session.get(ENROLLING) or two_factor.new_secret()

@@ -1,12 +1,12 @@
-"""`flask --app portal staff create EMAIL --role ...`, `staff set-password EMAIL` and
-`staff deactivate EMAIL`."""
+"""`flask --app portal staff create EMAIL --role ...`, `staff set-password EMAIL`,
+`staff deactivate EMAIL` and `staff reset-two-factor EMAIL`."""
 
 import os
 
 import click
 from flask.cli import AppGroup
 
-from portal.staff import auth
+from portal.staff import auth, two_factor
 from portal.staff.models import StaffRole
 from portal.uow import unit_of_work
 
@@ -73,3 +73,18 @@ def deactivate(email: str) -> None:
         ended = auth.deactivate_user(db, user)
     sessions = f"{ended} session" + ("" if ended == 1 else "s")
     click.echo(f"Deactivated {user.email}; ended {sessions}.")
+
+
+@staff_cli.command("reset-two-factor")
+@click.argument("email")
+def reset_two_factor(email: str) -> None:
+    """Turn off EMAIL's two-factor sign-in (a lost phone and lost recovery codes) and end their
+    sessions; they sign in with the password and, if it is required, enrol again."""
+    with unit_of_work() as db:
+        user = auth.find_user(db, email)
+        if user is None:
+            raise click.ClickException(f"There is no staff account for {email.strip().lower()}.")
+        two_factor.disable(user)
+        ended = auth.end_all_sessions(db, user)
+    click.echo(f"Two-factor sign-in is off for {user.email}; ended {ended} "
+               f"session{'' if ended == 1 else 's'}.")
