@@ -54,7 +54,8 @@ def assert_styled_503(response: object, url: str) -> None:
     assert response.status_code == 503, (url, response.status_code, body[:300])  # type: ignore[attr-defined]
     assert TRY_AGAIN in body, (url, body[:500])
     assert "The Northern Ledger" in body and "/static/portal.css" in body, url
-    assert response.headers["Retry-After"] == "60"  # type: ignore[attr-defined]
+    # a minute (the rate limiter, when it counted the request, gives its own window's rest)
+    assert 0 < int(response.headers["Retry-After"]) <= 60  # type: ignore[attr-defined]
 
 
 def test_every_page_answers_a_styled_503_while_the_database_is_down(
