@@ -3,10 +3,12 @@
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from werkzeug.serving import make_server
 
 from tests.conftest import make_app
@@ -20,10 +22,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("live")
-    app = make_app(tmp, f"sqlite:///{tmp / 'live.sqlite3'}", BASE_URL="http://127.0.0.1:0")
+@contextmanager
+def demo_portal(folder: Path, **overrides: object) -> Iterator[tuple[Flask, str]]:
+    """The portal with the demo data, served on 127.0.0.1 in a thread: (app, base URL)."""
+    app = make_app(folder, f"sqlite:///{folder / 'live.sqlite3'}", BASE_URL="http://127.0.0.1:0",
+                   **overrides)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
     app.config["BASE_URL"] = base
@@ -33,9 +36,17 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         assert result.exit_code == 0, result.output
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield base
-    server.shutdown()
-    thread.join(timeout=5)
+    try:
+        yield app, base
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with demo_portal(tmp_path_factory.mktemp("live")) as (_app, base):
+        yield base
 
 
 @pytest.fixture(scope="module")

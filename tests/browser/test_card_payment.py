@@ -6,7 +6,6 @@ violations, which silently stop a buyer on the way to Stripe or back."""
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,15 +17,13 @@ from flask import Flask
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from portal.db import utcnow
 from portal.licensing import services
 from portal.licensing.models import RepublishRequest
 from portal.money import Money
-from tests.browser.conftest import fill_request_form, shoot
+from tests.browser.conftest import demo_portal, fill_request_form, shoot
 from tests.browser.stripe_hosted import HostedCheckout, csp_watch, install_hosted_checkout, install_receipts
-from tests.conftest import make_app
 from tests.fake_stripe import FakeStripe
 from tests.payments_support import stripe_config
 
@@ -54,21 +51,9 @@ class LivePortal:
 def portal(tmp_path_factory: pytest.TempPathFactory, fake_stripe_server: FakeStripe) -> Iterator[LivePortal]:
     """Like tests/browser/conftest.py's live_url, with the Stripe provider. The fake Stripe
     server is the session's (``fake_stripe`` is per test): each test empties it itself."""
-    tmp = tmp_path_factory.mktemp("live-stripe")
-    app = make_app(tmp, f"sqlite:///{tmp / 'live.sqlite3'}", BASE_URL="http://127.0.0.1:0",
-                   **stripe_config(fake_stripe_server))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    app.config["BASE_URL"] = base
-    runner = app.test_cli_runner()
-    for args in (["db", "upgrade"], ["demo", "load"]):
-        result = runner.invoke(args=args)
-        assert result.exit_code == 0, result.output
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield LivePortal(app, base, fake_stripe_server)
-    server.shutdown()
-    thread.join(timeout=5)
+    with demo_portal(tmp_path_factory.mktemp("live-stripe"),
+                     **stripe_config(fake_stripe_server)) as (app, base):
+        yield LivePortal(app, base, fake_stripe_server)
 
 
 @pytest.fixture
