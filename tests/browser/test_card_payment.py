@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy import select
 
@@ -176,15 +176,15 @@ def test_accept_and_pay_on_stripes_page(shopper: Shopper, portal: LivePortal, fa
     (session_id,) = fake.sessions
     assert page.url == f"https://checkout.stripe.com/c/pay/{session_id}"
     assert page.title() == "Stripe Checkout (test stand-in)"
-    assert page.get_by_text("Amount: 250.00 GBP").is_visible()
+    expect(page.get_by_text("Amount: 250.00 GBP")).to_be_visible()
     shoot(page, f"{name}-30-stripe-checkout")
 
     page.get_by_role("button", name="Pay", exact=True).click()
     arrive(shopper, re.compile(re.escape(portal.base) + r"/requests/[A-Za-z0-9_-]+$"),
            "the portal's request page")
     page.get_by_role("heading", name="Your licence").wait_for()
-    assert page.get_by_text(re.compile(r"Your payment is confirmed and your licence "
-                                       r"LIC-\d{4}-\d{6} is issued\.")).is_visible()
+    expect(page.get_by_text(re.compile(r"Your payment is confirmed and your licence "
+                                       r"LIC-\d{4}-\d{6} is issued\."))).to_be_visible()
     assert LICENCE.search(page.content())
     assert shopper.hosted.webhooks and shopper.hosted.webhooks[0][0] == 200, shopper.hosted.webhooks
     assert shopper.hosted.refused == []
@@ -216,7 +216,7 @@ def test_success_address_alone_releases_nothing(shopper: Shopper, portal: LivePo
     # Someone opens the success address without paying (guessed, shared, or pressed too soon).
     page.goto(fake.sessions[session_id]["success_url"])
     page.get_by_role("heading", name="Confirming your payment").wait_for()
-    assert page.get_by_text("We are confirming your payment of").is_visible()
+    expect(page.get_by_text("We are confirming your payment of")).to_be_visible()
     assert not LICENCE.search(page.content())
     shoot(page, f"{name}-33-success-address-unpaid")
 
@@ -225,7 +225,7 @@ def test_success_address_alone_releases_nothing(shopper: Shopper, portal: LivePo
     assert page.get_by_role("heading", name="Your licence").count() == 0
     assert page.get_by_role("heading", name="The text to publish").count() == 0
     assert not LICENCE.search(page.content())
-    assert page.get_by_role("button", name="Continue to payment").is_visible()
+    expect(page.get_by_role("button", name="Continue to payment")).to_be_visible()
     assert fake.sessions[session_id]["payment_status"] == "unpaid"
     no_csp_violation(shopper, "on the success and status pages")
 

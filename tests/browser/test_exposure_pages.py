@@ -2,6 +2,7 @@
 the article preview and the licence verification page that asks for the check code."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import fits_the_screen, shoot
 
@@ -18,16 +19,16 @@ def test_the_article_preview_and_the_licence_lookup(
     page = context.new_page()
     page.goto(live_url + "/")
     page.get_by_role("link", name="Libraries dropped late fees. Then the books came back").click()
-    assert page.get_by_text("This is the opening of the article.").is_visible()
-    assert page.get_by_role("link", name="Republish this article").is_visible()
+    expect(page.get_by_text("This is the opening of the article.")).to_be_visible()
+    expect(page.get_by_role("link", name="Republish this article")).to_be_visible()
     assert fits_the_screen(page)
     shoot(page, f"{label}-11-article-preview")
 
     page.goto(live_url + "/licences/LIC-2026-000001")
-    assert page.get_by_role("heading", name="Verify a licence").is_visible()
+    expect(page.get_by_role("heading", name="Verify a licence")).to_be_visible()
     page.get_by_label("Check code for licence LIC-2026-000001").fill("K7QF-2M9X")
     page.get_by_role("button", name="Verify").click()
-    assert page.get_by_text("No licence matches this number and check code.").is_visible()
+    expect(page.get_by_text("No licence matches this number and check code.")).to_be_visible()
     assert fits_the_screen(page)
     shoot(page, f"{label}-12-licence-lookup")
     context.close()
@@ -52,12 +53,12 @@ def test_a_revoked_licence_and_a_verified_one_in_the_browser(
         context = browser.new_context(viewport=viewport, java_script_enabled=False)
         page = context.new_page()
         page.goto(f"{base}/licences/{licence.number}?code={licence.check_code}")
-        assert page.get_by_text("This licence is Valid").is_visible()
+        expect(page.get_by_text("This licence is Valid")).to_be_visible()
         assert fits_the_screen(page)
         shoot(page, f"{label}-13-licence-verified")
         withdraw(app, db, licence.article_id)
         page.goto(base + buyer.url)
-        assert page.get_by_text("Licence revoked").is_visible()
+        expect(page.get_by_text("Licence revoked")).to_be_visible()
         assert page.get_by_role("link", name="Renew this licence").count() == 0
         assert fits_the_screen(page)
         shoot(page, f"{label}-14-licence-revoked")

@@ -11,6 +11,7 @@ from uuid import uuid4
 
 import pytest
 from flask import Flask
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from portal.db import utcnow
@@ -84,25 +85,25 @@ def test_an_admin_sends_a_given_up_message_again(browser, live: Live, viewport, 
 
     # Every back-office page says that mail needs attention, and where to look.
     warning = page.get_by_role("alert").filter(has_text="E-mail from the portal needs attention.")
-    assert warning.is_visible()
+    expect(warning).to_be_visible()
     assert "failing and being retried (for 1 h)" in warning.inner_text()
     assert fits_the_screen(page)
     shoot(page, f"{label}-40-staff-mail-warning")
 
     page.get_by_role("navigation", name="Back office").get_by_role("link", name="Operations").click()
-    assert page.get_by_role("heading", name="Operations", level=1).is_visible()
-    assert page.get_by_role("heading", name="Failing, to be retried").is_visible()
-    assert page.get_by_text(f"sam.{label}@herald.example").is_visible()
+    expect(page.get_by_role("heading", name="Operations", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="Failing, to be retried")).to_be_visible()
+    expect(page.get_by_text(f"sam.{label}@herald.example")).to_be_visible()
     assert fits_the_screen(page)
     shoot(page, f"{label}-41-operations")
 
     row = page.locator("tr", has_text=subject)
-    assert row.get_by_text(DOWN).is_visible()
+    expect(row.get_by_text(DOWN)).to_be_visible()
     row.get_by_role("button", name="Send again").click()
 
     assert page.url == live.url + "/staff/operations"
-    assert page.get_by_text(f"The e-mail “{subject}” to jane.{label}@gazette.example is back "
-                            "in the queue").is_visible()
+    expect(page.get_by_text(f"The e-mail “{subject}” to jane.{label}@gazette.example is back "
+                            "in the queue")).to_be_visible()
     assert page.locator("tr", has_text=subject).count() == 0
     assert fits_the_screen(page)
     shoot(page, f"{label}-42-operations-sent-again")

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import fill_request_form, fits_the_screen, shoot
 
@@ -27,7 +28,7 @@ def test_request_without_javascript(browser, live_url: str, viewport, label: str
     assert _fits_width(page)
     shoot(page, f"{label}-02-article")
     page.get_by_role("link", name="Republish this article").click()
-    assert page.get_by_role("heading", name="Request to republish").is_visible()
+    expect(page.get_by_role("heading", name="Request to republish")).to_be_visible()
     assert _fits_width(page)
     shoot(page, f"{label}-03-form")
 
@@ -36,7 +37,7 @@ def test_request_without_javascript(browser, live_url: str, viewport, label: str
     page.get_by_label("Your e-mail address").fill("not-an-address")
     page.get_by_role("button", name="Send request").click()
     summary = page.locator("#error-summary")
-    assert summary.is_visible()
+    expect(summary).to_be_visible()
     assert "valid e-mail address" in page.locator("#requester_email-error").inner_text()
     assert page.get_by_label("Your name").input_value() == "Jane Reader"
     assert _fits_width(page)
@@ -44,9 +45,9 @@ def test_request_without_javascript(browser, live_url: str, viewport, label: str
 
     fill_request_form(page)
 
-    assert re.search(r"/requests/[A-Za-z0-9_-]{43}$", page.url)
-    assert page.get_by_text(re.compile(r"Your request RR-\d{4}-\d{5} has been received")).is_visible()
-    assert page.get_by_text("Received, waiting for review").is_visible()
+    page.wait_for_url(re.compile(r"/requests/[A-Za-z0-9_-]{43}$"))
+    expect(page.get_by_text(re.compile(r"Your request RR-\d{4}-\d{5} has been received"))).to_be_visible()
+    expect(page.get_by_text("Received, waiting for review")).to_be_visible()
     assert _fits_width(page)
     shoot(page, f"{label}-05-status")
     context.close()
@@ -57,12 +58,12 @@ def test_javascript_hides_questions_that_do_not_apply(browser, live_url: str) ->
     page = context.new_page()
     page.goto(live_url + "/articles/libraries-dropped-late-fees-then-the-books-came-back/republish")
     country = page.get_by_label("Which country?")
-    assert not country.is_visible()
+    expect(country).to_be_hidden()
     page.get_by_label("One country").check()
-    assert country.is_visible()
-    assert not page.get_by_label("Translated into").is_visible()
+    expect(country).to_be_visible()
+    expect(page.get_by_label("Translated into")).to_be_hidden()
     page.get_by_label("Translation").check()
-    assert page.get_by_label("Translated into").is_visible()
+    expect(page.get_by_label("Translated into")).to_be_visible()
     context.close()
 
 
@@ -71,7 +72,7 @@ def test_not_licensable_article_in_the_browser(browser, live_url: str) -> None:
     page = context.new_page()
     page.goto(live_url + "/")
     page.get_by_role("link", name="Interview: the composer who writes for ice").click()
-    assert page.get_by_text("This article is not available for republication.").is_visible()
+    expect(page.get_by_text("This article is not available for republication.")).to_be_visible()
     assert page.get_by_role("link", name="Republish this article").count() == 0
     shoot(page, "phone-06-not-licensable")
     context.close()
@@ -82,8 +83,8 @@ def test_republish_link_from_the_publishers_site(browser, live_url: str) -> None
     page = context.new_page()
     page.goto(live_url + "/republish?url=https://northernledger.example/2026/11/"
                          "night-train-to-the-capital-returns/?utm_source=footer")
-    assert page.get_by_role("heading", name="Request to republish").is_visible()
+    expect(page.get_by_role("heading", name="Request to republish")).to_be_visible()
     page.goto(live_url + "/republish?url=https://northernledger.example/nope")
-    assert page.get_by_role("heading", name="We could not find that article").is_visible()
+    expect(page.get_by_role("heading", name="We could not find that article")).to_be_visible()
     shoot(page, "desktop-07-unknown-url")
     context.close()
