@@ -5,7 +5,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import db, logs
+from portal import db, logs, security_events
 from portal.config import load_config
 from portal.extensions import csrf, limiter
 from portal.resources import resource_dir
@@ -34,6 +34,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    security_events.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     from portal.payments.registry import init_app as init_payments

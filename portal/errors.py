@@ -9,6 +9,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
+from portal import security_events
+
 MESSAGES = {
     400: ("This request could not be understood",
           "Something in what your browser sent was missing or malformed. Go back, check the "
@@ -85,6 +87,11 @@ def init_app(app: Flask) -> None:
     def http_error(error: HTTPException) -> tuple[str, int] | HTTPException | Response:
         if error.code is None or error.code < 400:
             return error
+        if error.code == 429:  # a rate limit (Flask-Limiter's, or a view's) said no
+            staff = request.path.startswith("/staff/")
+            security_events.note("sign_in_throttled" if staff else "throttled",
+                                 target=security_events.where(),
+                                 detail=f"limit: {error.description}" if error.description else None)
         if error.response is not None:
             # A page of the view's own (a rate-limited form kept as it was typed).
             return error.response

@@ -16,9 +16,10 @@ A = TypeVar("A", bound=StrEnum)
 
 
 class InvalidTransition(DomainError):
-    """The action is not allowed in the record's current state (HTTP 409)."""
+    """The action is not allowed in the record's current state (HTTP 409); security-logged."""
 
     status = 409
+    security_event = "transition_refused"
 
     def __init__(self, subject: str, state: StrEnum | None, action: StrEnum) -> None:
         self.subject, self.state, self.action = subject, state, action

@@ -28,10 +28,12 @@ _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # child loggers are masked by the filter on our handler.
 _SOURCES = ("werkzeug", "gunicorn.access", "gunicorn.error", "portal")
 
-# Secrets that travel in URLs: a requester's status token, a checkout's return key, any
-# token= query value.
+# Secrets that travel in URLs: a requester's status token, a checkout's return key, a staff
+# password reset link's token, any token= query value. (The back office's own
+# /staff/requests/RR-... holds a reference, not a secret, and is kept.)
 _SECRETS = (
-    (re.compile(r"/requests/[A-Za-z0-9_\-%]{8,}"), "/requests/…"),
+    (re.compile(r"(?<!/staff)/requests/[A-Za-z0-9_\-%]{8,}"), "/requests/…"),
+    (re.compile(r"/staff/password/reset/[A-Za-z0-9_\-%.]{8,}"), "/staff/password/reset/…"),
     (re.compile(r"/payments/[A-Za-z0-9_\-%.]{8,}/(return|cancelled)\b"), r"/payments/…/\1"),
     (re.compile(r"([?&;]token=)[^&;#\s\"']+", re.IGNORECASE), r"\1…"),
 )

@@ -16,6 +16,7 @@ from portal.licensing.models import (
 from portal.licensing.ratecard import RateCard, RateFactor
 from portal.notifications.models import OutboxEmail
 from portal.payments.models import DemoCheckout, Payment, ProviderEvent
+from portal.security_events import SecurityEvent
 from portal.sequences import Counter
 from portal.staff.models import StaffSession, StaffUser
 
@@ -23,5 +24,5 @@ __all__ = [
     "Article", "ArticleRevision", "Asset", "AuditEvent", "Base", "Counter", "DeclineTemplate",
     "DemoCheckout", "JobRun", "Licence", "LicenceTerms", "LicenceView", "OutboxEmail", "Payment",
     "ProviderEvent", "Quote", "RateCard", "RateFactor", "RepublishRequest", "RequestMessage",
-    "RequestToken", "StaffSession", "StaffUser",
+    "RequestToken", "SecurityEvent", "StaffSession", "StaffUser",
 ]

@@ -19,15 +19,18 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal import db as database
+from portal import security_events
 
 log = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
     """A rule of the domain said no. `status` is the HTTP answer; the message is for the
-    person acting (it never contains secrets or internals)."""
+    person acting (it never contains secrets or internals). A refusal whose `security_event`
+    is set is written to the security log when explained."""
 
     status = 422
+    security_event: str | None = None
 
     @property
     def public_message(self) -> str:
@@ -64,6 +67,9 @@ def explain(error: BaseException) -> tuple[int, str] | None:
     """(HTTP status, message for the person acting) for an error a unit of work may raise,
     or None for a bug (which must surface as a 500)."""
     if isinstance(error, DomainError):
+        if error.security_event and has_app_context():
+            security_events.note(error.security_event, target=security_events.where(),
+                                 detail=str(error))
         return error.status, error.public_message
     if isinstance(error, (StaleDataError, IntegrityError)):
         # A version column (or a unique key) caught a concurrent change at flush time:

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import security_events
 from portal.audit import record_event
 from portal.db import utcnow
 from portal.licences.lifecycle import ACTION_TO, LICENCES, LicenceAction, set_licence_status
@@ -44,7 +45,8 @@ def current_terms(db: Session) -> LicenceTerms:
     return terms
 
 
-def publish_terms(db: Session, version: str, body: str) -> LicenceTerms:
+def publish_terms(db: Session, version: str, body: str, *, actor: str | None = None
+                  ) -> LicenceTerms:
     """New terms for licences issued from now on (earlier licences keep theirs)."""
     version, body = version.strip(), body.strip()
     if not version or len(version) > 32 or not body:
@@ -54,6 +56,8 @@ def publish_terms(db: Session, version: str, body: str) -> LicenceTerms:
                          "in place, so publish a new version.")
     terms = LicenceTerms(version=version, body=body, created_at=utcnow())
     db.add(terms)
+    security_events.record(db, "terms_published", actor=actor, target=f"terms {version}",
+                           detail=f"{len(body)} characters")
     return terms
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from portal import security_events
 from portal.db import Base, utcnow
 from portal.licensing.pricing import (
     BASE_DIMENSION,
@@ -84,6 +85,12 @@ DEFAULT_AUTOQUOTE_MAX = 500
 DEFAULT_QUOTE_VALIDITY_DAYS = 30
 #: a code added to licensing.usage after seeding gets this until an admin sets it
 NEUTRAL_FACTOR = 1000
+
+
+#: the card's settings besides its rates, as the security log names what changed
+_SETTINGS = ("currency", "minimum_minor", "rounding_minor", "translation_surcharge_minor",
+             "premium_factor_permille", "autoquote_enabled", "autoquote_max_minor",
+             "quote_validity_days")
 
 
 def _rates(data: RateCardData) -> dict[tuple[str, str], int]:
@@ -169,6 +176,7 @@ def load_rate_card(db: Session) -> RateCardData | None:
 def save_rate_card(db: Session, data: RateCardData, *, actor: str) -> RateCard:
     """Make `data` the current card: its settings and every rate it names."""
     card = current_rate_card(db)
+    before = load_rate_card(db) if card is not None else None
     if card is None:
         card = RateCard()
         db.add(card)
@@ -191,6 +199,22 @@ def save_rate_card(db: Session, data: RateCardData, *, actor: str) -> RateCard:
             db.add(RateFactor(dimension=dimension, code=code, value=value))
         else:
             rate.value = value
+    security_events.record(db, "rate_card_changed", actor=actor, target="rate card",
+                           detail=describe_changes(before, data))
     # Flushed so that a clash with a concurrent save surfaces here, not at the commit.
     db.flush()
     return card
+
+
+def describe_changes(before: RateCardData | None, after: RateCardData) -> str:
+    """What a save changed, setting by setting and rate by rate, for the security log."""
+    if before is None:
+        return "the first rate card"
+    changes = [f"{name} {old} → {new}" for name, old, new in (
+        (name, getattr(before, name), getattr(after, name))
+        for name in _SETTINGS) if old != new]
+    old_rates, new_rates = _rates(before), _rates(after)
+    changes += [f"{dimension}/{code} {old_rates.get((dimension, code))} → {value}"
+                for (dimension, code), value in new_rates.items()
+                if old_rates.get((dimension, code)) != value]
+    return "; ".join(changes) or "saved without changes"

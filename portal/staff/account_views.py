@@ -12,6 +12,7 @@ from limits import parse_many
 from werkzeug.wrappers import Response
 
 from portal import db as database
+from portal import security_events
 from portal.extensions import limiter
 from portal.staff import auth, passwords, two_factor
 from portal.staff.account_forms import (
@@ -61,11 +62,15 @@ def change_password() -> Response | str | tuple[str, int]:
     user = auth.current_staff()
     if not auth.verify_password(user, form.current_password.data or ""):
         # Counted like a failed sign-in: a borrowed session cannot be used to guess it.
+        security_events.note("password_check_failed", target=user.email,
+                             detail="on the password change page")
         form.current_password.errors = [WRONG_CURRENT]
         return render_template("staff/password_change.html", form=form), 401
     with unit_of_work() as db:
         ended = passwords.set_password(db, user, form.new_password.data or "",
                                        keep_session=current_user.get_id())
+        security_events.record(db, "password_changed", target=user.email,
+                               detail=f"{ended} other session{'' if ended == 1 else 's'} ended")
     log.info("staff:%s changed their password; ended %d other sessions", user.id, ended)
     flash("Your password has been changed. Any other sessions of your account have ended."
           if ended else "Your password has been changed.", "success")
@@ -95,6 +100,9 @@ def forgot_password() -> Response | str | tuple[str, int]:
     if _mail_allowed(email):
         with unit_of_work() as db:
             sent = passwords.send_reset_link(db, email)
+            security_events.record(
+                db, "password_reset_requested", target=email,
+                detail="link sent" if sent else "no active account: nothing sent")
         if sent:
             log.info("password reset link queued for %r from %s", email, request.remote_addr)
     flash(LINK_SENT.format(email=email, minutes=passwords.reset_minutes()), "info")
@@ -115,6 +123,9 @@ def reset_password(token: str) -> Response | str | tuple[str, int]:
         return render_template("staff/password_reset.html", form=form, user=user), 422
     with unit_of_work(db):
         ended = passwords.set_password(db, user, form.new_password.data or "")
+        security_events.record(db, "password_reset", actor=user.actor, target=user.email,
+                               detail=f"by e-mailed link; {ended} session"
+                                      f"{'' if ended == 1 else 's'} ended")
     log.info("staff:%s reset their password by e-mail; ended %d sessions", user.id, ended)
     if current_user.is_authenticated:
         logout_user()
@@ -173,8 +184,10 @@ def two_factor_page() -> Response | str | tuple[str, int]:
         if not form.validate():
             return _two_factor_page(user, 422, enable_form=form)
         secret = str(session.get(ENROLLING) or "")
-        with unit_of_work():
+        with unit_of_work() as db:
             codes = two_factor.enable(user, secret, form.code.data or "") if secret else None
+            if codes is not None:
+                security_events.record(db, "two_factor_on", target=user.email)
         if codes is None:
             form.code.errors = ["That code does not match. Check the app's clock, and type "
                                 "the code it shows now."]
@@ -187,6 +200,8 @@ def two_factor_page() -> Response | str | tuple[str, int]:
         if not form.validate():
             return _two_factor_page(user, 422, disable_form=form)
         if not auth.verify_password(user, form.password.data or ""):
+            security_events.note("password_check_failed", target=user.email,
+                                 detail="on the two-factor page")
             form.password.errors = [WRONG_CURRENT]
             return _two_factor_page(user, 401, disable_form=form)
         if action == "new_codes":
@@ -196,8 +211,9 @@ def two_factor_page() -> Response | str | tuple[str, int]:
         if two_factor.is_required(user):
             flash("Administrators must keep two-factor sign-in on.", "error")
             return redirect(url_for("staff.two_factor"), code=303)
-        with unit_of_work():
+        with unit_of_work() as db:
             two_factor.disable(user)
+            security_events.record(db, "two_factor_off", target=user.email)
         log.info("staff:%s turned off two-factor sign-in", user.id)
         flash("Two-factor sign-in is off. Signing in now needs only your password.", "success")
         return redirect(url_for("staff.two_factor"), code=303)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from portal import security_events
 from portal.articles.models import Article
 from portal.db import escape_like
 from portal.licensing.models import DeclineTemplate
@@ -68,6 +69,8 @@ def add_staff(db: Session, *, email: str, name: str, role: StaffRole, password: 
         raise StaffAccountError(
             f"There is already a staff account for {normalise_email(email)}.") from error
     log.info("%s added %s (%s) as %s", actor.actor, user.actor, user.email, role.value)
+    security_events.record(db, "staff_added", actor=actor.actor, target=user.email,
+                           detail=f"as {role.value}")
     return user
 
 
@@ -100,6 +103,8 @@ def change_role(db: Session, user: StaffUser, role: StaffRole, *, actor: StaffUs
         raise ChangeRefused("You cannot change your own role. Ask another admin to do it.")
     log.info("%s changed the role of %s from %s to %s", actor.actor, user.actor,
              user.role.value, role.value)
+    security_events.record(db, "staff_role_changed", actor=actor.actor, target=user.email,
+                           detail=f"{user.role.value} → {role.value}")
     user.role = role
 
 
@@ -111,6 +116,8 @@ def deactivate(db: Session, user: StaffUser, *, actor: StaffUser) -> int:
                             "do it.")
     ended = deactivate_user(db, user)
     log.info("%s deactivated %s, ending %d sessions", actor.actor, user.actor, ended)
+    security_events.record(db, "staff_deactivated", actor=actor.actor, target=user.email,
+                           detail=f"{ended} open session{'' if ended == 1 else 's'} ended")
     return ended
 
 
@@ -118,10 +125,15 @@ def reactivate(db: Session, user: StaffUser, *, actor: StaffUser) -> None:
     """Let `user` sign in again (with their old password and role)."""
     if not user.is_active:
         log.info("%s reactivated %s", actor.actor, user.actor)
+        security_events.record(db, "staff_reactivated", actor=actor.actor, target=user.email)
     user.is_active = True
 
 
 # --- articles -----------------------------------------------------------------------------
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
 
 @dataclass(frozen=True)
 class Rights:
@@ -153,6 +165,11 @@ def set_rights(db: Session, article: Article, rights: Rights, *, actor: StaffUse
     log.info("%s set the rights of article %d: licensable %s -> %s, tier %s -> %s",
              actor.actor, article.id, before[0], rights.is_licensable, before[1],
              rights.price_tier)
+    security_events.record(
+        db, "article_rights_changed", actor=actor.actor, target=f"article {article.id}",
+        detail=f"{article.title[:200]}: licensable {_yes(before[0])} → "
+               f"{_yes(rights.is_licensable)}, tier {before[1]} → {rights.price_tier}, "
+               f"rights holder {rights.rights_holder or 'the publisher'}")
 
 
 @dataclass(frozen=True)

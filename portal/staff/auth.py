@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, joinedload
 from werkzeug.wrappers import Response
 
 from portal import db as database
+from portal import security_events
 from portal.db import utcnow
 from portal.staff import breached
 from portal.staff.models import StaffRole, StaffSession, StaffUser
@@ -324,6 +325,9 @@ def role_required(role: StaffRole) -> Callable[[View], View]:
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if not current_user.can(role):
+                security_events.note("forbidden", target=security_events.where(),
+                                     detail=f"needs the {role.value} role; "
+                                            f"has {current_user.role.value}")
                 abort(403)
             return view(*args, **kwargs)
 

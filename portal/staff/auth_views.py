@@ -26,6 +26,7 @@ from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
 from portal import db as database
+from portal import security_events
 from portal.extensions import limiter
 from portal.staff import auth, known_device, two_factor
 from portal.staff.models import StaffRole, StaffUser
@@ -150,6 +151,8 @@ def login() -> Response | str | tuple[str, int]:
     user = auth.sign_in(db, form.email.data or "", form.password.data or "")
     if user is None:
         log.warning("failed staff sign-in for %r from %s", form.email.data, request.remote_addr)
+        security_events.note("sign_in_failed", target=_submitted_account(),
+                             detail="wrong e-mail address or password (or a deactivated account)")
         return render_template(
             "staff/login.html", form=form, next=target, failed=SIGN_IN_FAILED
         ), 401
@@ -161,12 +164,14 @@ def login() -> Response | str | tuple[str, int]:
         session.clear()
         session[PENDING] = {"u": user.id, "at": int(time.time()), "next": target}
         return redirect(url_for("staff.login_code"), code=303)
-    return _start(db, user, target)
+    return _start(db, user, target, "password")
 
 
-def _start(db: Session, user: StaffUser, target: str | None) -> Response:
+def _start(db: Session, user: StaffUser, target: str | None, how: str) -> Response:
     """Sign `user` in: a new session (replacing any live one), the known-device cookie."""
     with unit_of_work(db):
+        security_events.record(db, "sign_in", actor=user.actor, target=user.email,
+                               detail=f"with {how}")
         if current_user.is_authenticated:
             # Signing in over a live session replaces it: the old one must not outlive its
             # cookie.
@@ -218,13 +223,18 @@ def login_code() -> Response | str | tuple[str, int]:
         return render_template("staff/login_code.html", form=form), 422
     db = database.session()
     user = db.get(StaffUser, pending["u"])
+    codes_before = two_factor.recovery_codes_left(user) if user is not None else 0
     if user is None or not user.is_active or not two_factor.check_code(user, form.code.data or ""):
         log.warning("wrong second-factor code for staff:%s from %s", pending["u"],
                     request.remote_addr)
+        security_events.note("second_factor_failed", actor=f"staff:{pending['u']}",
+                             target=user.email if user else None,
+                             detail="the password was right; the code was not")
         form.code.errors = [WRONG_CODE]
         return render_template("staff/login_code.html", form=form), 401
     left = two_factor.recovery_codes_left(user)
-    response = _start(db, user, safe_next(pending.get("next")))
+    how = "password and a recovery code" if left < codes_before else "password and code"
+    response = _start(db, user, safe_next(pending.get("next")), how)
     if left < 3:
         flash(f"You have {left} recovery code{'s' if left != 1 else ''} left. Make new ones on "
               "the two-factor page.", "info")
@@ -235,6 +245,7 @@ def login_code() -> Response | str | tuple[str, int]:
 def logout() -> Response:
     with unit_of_work() as db:
         auth.end_session(db, current_user.get_id())
+        security_events.record(db, "sign_out", target=current_user.email)
     logout_user()
     session.clear()
     flash("You have signed out.", "success")

@@ -6,6 +6,7 @@ import os
 import click
 from flask.cli import AppGroup
 
+from portal import security_events
 from portal.staff import auth, two_factor
 from portal.staff.models import StaffRole
 from portal.uow import unit_of_work
@@ -30,6 +31,8 @@ def create(email: str, role: str, name: str) -> None:
     try:
         with unit_of_work() as db:
             user = auth.create_user(db, email, StaffRole(role), password, name)
+            security_events.record(db, "staff_added", target=user.email,
+                                   detail=f"as {role}, by the staff create command")
     except auth.StaffAccountError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Created {user.role.value} account {user.email}; they can sign in at /staff/.")
@@ -56,6 +59,8 @@ def set_password(email: str) -> None:
             auth.check_password_policy(password)
             user.password_hash = auth.hash_password(password)
             ended = auth.end_all_sessions(db, user)
+            security_events.record(db, "password_reset", target=user.email,
+                                   detail="by the staff set-password command")
     except auth.StaffAccountError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"New password set for {user.email}; ended {ended} "
@@ -71,6 +76,8 @@ def deactivate(email: str) -> None:
         if user is None:
             raise click.ClickException(f"There is no staff account for {email.strip().lower()}.")
         ended = auth.deactivate_user(db, user)
+        security_events.record(db, "staff_deactivated", target=user.email,
+                               detail="by the staff deactivate command")
     sessions = f"{ended} session" + ("" if ended == 1 else "s")
     click.echo(f"Deactivated {user.email}; ended {sessions}.")
 
@@ -86,5 +93,7 @@ def reset_two_factor(email: str) -> None:
             raise click.ClickException(f"There is no staff account for {email.strip().lower()}.")
         two_factor.disable(user)
         ended = auth.end_all_sessions(db, user)
+        security_events.record(db, "staff_two_factor_reset", target=user.email,
+                               detail="by the staff reset-two-factor command")
     click.echo(f"Two-factor sign-in is off for {user.email}; ended {ended} "
                f"session{'' if ended == 1 else 's'}.")

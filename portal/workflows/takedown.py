@@ -4,6 +4,7 @@ corrected copy; a withdrawal makes the article unlicensable and revokes its lice
 from flask import current_app
 from sqlalchemy.orm import Session
 
+from portal import security_events
 from portal.articles.models import Article
 from portal.db import utcnow
 from portal.licences import services as licences
@@ -45,6 +46,8 @@ def withdraw_article(db: Session, article_id: int, *, reason: str, actor: str) -
     article.rights_reason = WITHDRAWN_PUBLIC
     article.withdrawn_at = utcnow()
     article.withdrawal_reason = reason
+    security_events.record(db, "article_withdrawn", actor=actor, target=f"article {article.id}",
+                           detail=f"{article.title[:200]}: {reason}")
     revoked = 0
     for licence in licences.holders(db, article_id,
                                     (LicenceStatus.ACTIVE, LicenceStatus.SUSPENDED)):
