@@ -14,6 +14,7 @@ from portal.staff import (
     operations_views,
     payment_views,
     ratecard_views,
+    security_views,
     views,
 )
 from portal.staff.models import StaffRole
@@ -56,6 +57,7 @@ bp.add_url_rule('/decline-templates/<int:template_id>/delete', 'delete_decline_t
 bp.add_url_rule('/operations', 'operations', operations_views.operations_page, methods=['GET'])
 bp.add_url_rule('/operations/mail/<int:email_id>/retry', 'retry_mail', operations_views.retry_mail, methods=['POST'])
 bp.add_url_rule('/operations/mail/retry-all', 'retry_all_mail', operations_views.retry_all_mail, methods=['POST'])
+bp.add_url_rule('/security-log', 'security_log', security_views.security_log, methods=['GET'])
 # auth views
 bp.add_url_rule('/login', 'login', auth_views.login, methods=['GET', 'POST'])
 bp.add_url_rule('/logout', 'logout', auth_views.logout, methods=['POST'])
@@ -75,6 +77,7 @@ NAVIGATION = (
     ("staff.decline_templates", "Decline reasons", StaffRole.ADMIN),
     ("staff.users", "Staff", StaffRole.ADMIN),
     ("staff.operations", "Operations", StaffRole.ADMIN),
+    ("staff.security_log", "Security log", StaffRole.ADMIN),
 )
 
 
