@@ -4,6 +4,7 @@ UTC, append-only (the database refuses UPDATE and DELETE), and admins read them 
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -16,6 +17,7 @@ from portal.licences.services import publish_terms
 from portal.licensing.ratecard import default_rate_card, save_rate_card
 from portal.security_events import KINDS, SecurityEvent
 from portal.staff.models import StaffRole
+from tests.conftest import make_app
 from tests.factories import make_article
 from tests.payments_support import Buyer, quoted_request
 from tests.staff_fixtures import (
@@ -26,6 +28,7 @@ from tests.staff_fixtures import (
     sign_in,
 )
 from tests.test_exposure import withdraw
+from tests.test_migrations import SCHEMA, _engine_for
 from tests.test_staff_two_factor import enrol, send_code
 
 LOG = "/staff/security-log"
@@ -300,3 +303,27 @@ def test_hostile_filters_are_ignored_or_harmless(client: FlaskClient, staff_logi
 def test_every_kind_has_a_category_the_filter_knows() -> None:
     from portal.security_events import CATEGORIES
     assert {known.category for known in KINDS.values()} == set(CATEGORIES)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_migrated_database_refuses_changes_too(kind: str, tmp_path: Path) -> None:
+    """`flask db upgrade` installs the same triggers as the models (production's databases are
+    made by the migrations)."""
+    url, admin = _engine_for(kind, tmp_path)
+    app = make_app(tmp_path, url)
+    assert app.test_cli_runner().invoke(args=["db", "upgrade"]).exit_code == 0
+    _one_event(app)
+    engine = app.extensions["portal.db"].engine
+    statements = ["UPDATE security_events SET actor = 'x'", "DELETE FROM security_events"]
+    if kind == "postgresql":
+        statements.append("TRUNCATE security_events")
+    try:
+        for statement in statements:
+            with pytest.raises(DatabaseError, match="append-only"), engine.begin() as connection:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+        if admin is not None:
+            with admin.begin() as connection:
+                connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+            admin.dispose()
