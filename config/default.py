@@ -98,6 +98,13 @@ STATUS_TOKEN_DAYS = 180
 # of fresh links per requester address (past this, the same answer is shown, nothing is sent).
 NEW_LINK_RATE_LIMIT = "5 per hour;20 per day"
 NEW_LINK_EMAIL_LIMIT = "3 per day"
+# Licence verification (/licences/<number> and .json): wrong check codes per client address
+# (past this, every check with a code from that address gets 429 until the window ends; a
+# right code or a visit without one never counts),
+LICENCE_CHECK_RATE_LIMIT = "10 per minute;60 per hour"
+# and per licence number, from any address. Its window stays short (a stranger can refuse the
+# licence's check to everyone while it lasts) and its allowance above one address's per minute.
+LICENCE_CHECK_RATE_LIMIT_NUMBER = "20 per minute"
 RATELIMIT_HEADERS_ENABLED = True
 # A rate-limit store that cannot be reached (Redis down) must not take the form down with it.
 RATELIMIT_SWALLOW_ERRORS = True

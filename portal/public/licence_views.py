@@ -15,6 +15,7 @@ from portal.licences.models import Licence, check_codes_match
 from portal.licences.services import licence_of
 from portal.licensing.forms import RepublishForm
 from portal.licensing.models import RepublishRequest
+from portal.public import throttle
 from portal.public.requester import copy_for, private, request_by_token_or_404, verify_url
 
 _NUMBER = re.compile(r"LIC-\d{4}-\d{6}")
@@ -72,13 +73,19 @@ _NO_CODE = "0000-0000"
 
 def _checked_licence(number: str) -> Licence | None:
     """The licence, if the request names its number and its check code (`?code=`). Numbers
-    are sequential; without the code an existing licence answers as an unknown one does."""
-    if not _NUMBER.fullmatch(number):
-        return None
-    licence = database.session().scalar(select(Licence).where(Licence.number == number))
-    matches = check_codes_match(licence.check_code if licence else _NO_CODE,
-                                request.args.get("code"))
-    return licence if licence is not None and matches else None
+    are sequential; without the code an existing licence answers as an unknown one does.
+    A code that opens nothing (wrong, or for a number never issued) counts against the client
+    address and the number (throttle.check_code_limits); no code at all costs nothing."""
+    code = request.args.get("code", "")
+    licence = None
+    if _NUMBER.fullmatch(number):
+        licence = database.session().scalar(select(Licence).where(Licence.number == number))
+    matches = check_codes_match(licence.check_code if licence else _NO_CODE, code)
+    if licence is not None and matches:
+        return licence
+    if code.strip():
+        throttle.mark_code_wrong()
+    return None
 
 
 def public_record(licence: Licence) -> dict[str, object]:
@@ -99,6 +106,7 @@ def public_record(licence: Licence) -> dict[str, object]:
     }
 
 
+@throttle.check_code_limits
 def verify(number: str) -> Response:
     licence = _checked_licence(number)
     if licence is None:
@@ -114,6 +122,7 @@ def verify(number: str) -> Response:
     return response
 
 
+@throttle.check_code_limits
 def verify_json(number: str) -> Response:
     licence = _checked_licence(number)
     if licence is None:
