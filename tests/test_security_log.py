@@ -28,6 +28,7 @@ from tests.staff_fixtures import (
     sign_in,
 )
 from tests.test_exposure import withdraw
+from tests.test_licences import licensed
 from tests.test_migrations import SCHEMA, _engine_for
 from tests.test_staff_two_factor import enrol, send_code
 
@@ -327,3 +328,25 @@ def test_a_migrated_database_refuses_changes_too(kind: str, tmp_path: Path) -> N
             with admin.begin() as connection:
                 connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
             admin.dispose()
+
+
+def test_downloads_of_the_copy_and_the_certificate_are_logged(app: Flask, db: Session) -> None:
+    buyer, licence = licensed(app, db)
+    for suffix in ("html", "txt", "pdf"):
+        response = buyer.client.get(f"{buyer.url}/licence/{licence.number}.{suffix}",
+                                    environ_base=AWAY)
+        assert response.status_code == 200
+    logged = [(e.kind, e.actor, e.ip, e.target, e.detail.split(" (")[0])
+              for e in events(db, "copy_downloaded", "certificate_downloaded")]
+    assert logged == [
+        ("copy_downloaded", "requester", "203.0.113.9", licence.number, f"{licence.number}.html"),
+        ("copy_downloaded", "requester", "203.0.113.9", licence.number, f"{licence.number}.txt"),
+        ("certificate_downloaded", "requester", "203.0.113.9", licence.number,
+         f"{licence.number}.pdf"),
+    ]
+    # once revoked, a download is refused, and that is logged as a refusal
+    withdraw(app, db, licence.article_id)
+    assert buyer.client.get(f"{buyer.url}/licence/{licence.number}.pdf").status_code == 403
+    refused = events(db, "forbidden")[-1]
+    assert (refused.target, refused.detail) == (
+        licence.number, "download refused: the licence is revoked")

@@ -8,6 +8,7 @@ from flask import Response, abort, current_app, jsonify, render_template, reques
 from sqlalchemy import select
 
 from portal import db as database
+from portal import security_events
 from portal.db import utcnow
 from portal.errors import render_error
 from portal.licences.certificate import certificate_pdf, scope_lines, term_text
@@ -38,13 +39,18 @@ def _active_licence_or_refuse(token: str, number: str) -> Licence:
     if licence is None or licence.number != number:
         abort(404)
     if not licence.is_active:
+        security_events.note("forbidden", target=licence.number,
+                             detail=f"download refused: the licence is {licence.shown_status}")
         body, status = render_error(
             403, NOT_ACTIVE.get(licence.shown_status, "This licence is not active."))
         abort(private(Response(body, status)))
     return licence
 
 
-def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
+def _download(licence: Licence, body: str | bytes, mimetype: str, filename: str) -> Response:
+    security_events.note(
+        "certificate_downloaded" if filename.endswith(".pdf") else "copy_downloaded",
+        target=licence.number, detail=f"{filename} ({len(body)} bytes)")
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return private(response)
@@ -52,19 +58,19 @@ def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
 
 def copy_html(token: str, number: str) -> Response:
     licence = _active_licence_or_refuse(token, number)
-    return _download(copy_for(licence).html, "text/html", f"{licence.number}.html")
+    return _download(licence, copy_for(licence).html, "text/html", f"{licence.number}.html")
 
 
 def copy_text(token: str, number: str) -> Response:
     licence = _active_licence_or_refuse(token, number)
-    return _download(copy_for(licence).text, "text/plain", f"{licence.number}.txt")
+    return _download(licence, copy_for(licence).text, "text/plain", f"{licence.number}.txt")
 
 
 def certificate(token: str, number: str) -> Response:
     licence = _active_licence_or_refuse(token, number)
     pdf = certificate_pdf(licence, publisher=current_app.config["PUBLISHER_NAME"],
                           verify_url=verify_url(licence))
-    return _download(pdf, "application/pdf", f"{licence.number}.pdf")
+    return _download(licence, pdf, "application/pdf", f"{licence.number}.pdf")
 
 
 #: compared against when the number is unknown, so both answers take as long
