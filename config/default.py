@@ -106,6 +106,9 @@ LICENCE_CHECK_RATE_LIMIT = "10 per minute;60 per hour"
 # licence's check to everyone while it lasts) and its allowance above one address's per minute.
 LICENCE_CHECK_RATE_LIMIT_NUMBER = "20 per minute"
 RATELIMIT_HEADERS_ENABLED = True
+# A moving window: "5 per 10 minutes" means any 10 minutes. (A fixed window lets twice the
+# allowance through across a window's edge, and a test that straddled a minute's edge failed.)
+RATELIMIT_STRATEGY = "moving-window"
 # A rate-limit store that cannot be reached (Redis down) must not take the form down with it.
 RATELIMIT_SWALLOW_ERRORS = True
 RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
