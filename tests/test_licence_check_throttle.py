@@ -43,7 +43,7 @@ def assert_refused(response, reason: str) -> None:
     else:
         page = response.get_data(as_text=True)
         assert "Too many attempts" in page and reason in page
-        assert re.search(r"try again at \d\d:\d\d UTC", page), page
+        assert re.search(r"try again (on \d{1,2} \w+ \d{4} )?at \d\d:\d\d UTC", page), page
 
 
 @pytest.mark.parametrize("app_overrides", [{"LICENCE_CHECK_RATE_LIMIT": "3 per minute"}])

@@ -70,7 +70,7 @@ def test_a_refused_submission_keeps_what_was_typed_and_says_when(
     page = response.get_data(as_text=True)
     assert 'value="Gazette of the Unusual Name"' in page
     assert "Every word of this message is kept." in page
-    assert re.search(r"you can send it at \d\d:\d\d UTC", page), page
+    assert re.search(r"you can send it (on \d{1,2} \w+ \d{4} )?at \d\d:\d\d UTC", page), page
     assert "Retry-After" in response.headers
     assert count(db, RepublishRequest) == 1
 
@@ -145,7 +145,7 @@ def test_wrong_status_links_are_throttled_and_right_ones_never_count(
     assert refused.status_code == 429
     page = refused.get_data(as_text=True)
     assert "Too many attempts" in page and "/lost-link" in page
-    assert re.search(r"try again at \d\d:\d\d UTC", page)
+    assert re.search(r"try again (on \d{1,2} \w+ \d{4} )?at \d\d:\d\d UTC", page)
 
 
 @pytest.mark.parametrize("app_overrides", [{"STATUS_TOKEN_RATE_LIMIT": "1 per minute"}])
