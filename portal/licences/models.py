@@ -106,6 +106,8 @@ class Licence(Base):
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
     #: the terms text it was granted under
     terms_id: Mapped[int] = mapped_column(ForeignKey("licence_terms.id"))
+    #: when the licensee accepted those terms (None: granted before acceptance was asked)
+    terms_accepted_at: Mapped[datetime | None]
     status: Mapped[LicenceStatus] = mapped_column(
         Enum(LicenceStatus, native_enum=False, length=16,
              values_callable=lambda statuses: [s.value for s in statuses]),

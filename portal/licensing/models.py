@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -78,6 +79,11 @@ class RepublishRequest(Base):
     message: Mapped[str | None] = mapped_column(Text)
     #: how this request is paid when not the portal's provider ("invoice" for institutions)
     payment_method: Mapped[str | None] = mapped_column(String(16))
+    #: bought at once under the rate card's instant rules (no staff action)
+    instant: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: when the requester's oldest message still unanswered by staff was written (the queue's
+    #: "needs us" view); None when staff have the last word
+    awaiting_reply_since: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     #: bumped by every update; two staff acting at once cannot both win
@@ -143,6 +149,11 @@ class Quote(Base):
     breakdown: Mapped[list[list[str]] | None] = mapped_column(JSON)
     #: why staff chose another amount than the suggestion
     override_reason: Mapped[str | None] = mapped_column(Text)
+    #: the requester's counter-offer to this quote (minor units of `currency`)
+    counter_minor: Mapped[int | None] = mapped_column(BigInteger)
+    #: the licence terms the requester read and accepted with this quote, and when
+    accepted_terms_id: Mapped[int | None] = mapped_column(ForeignKey("licence_terms.id"))
+    terms_accepted_at: Mapped[datetime | None]
     status: Mapped[QuoteStatus] = mapped_column(
         Enum(QuoteStatus, native_enum=False, length=16,
              values_callable=lambda statuses: [s.value for s in statuses]),

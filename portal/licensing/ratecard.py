@@ -4,7 +4,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, String, UniqueConstraint, select
+from sqlalchemy import JSON, BigInteger, String, UniqueConstraint, false, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal import security_events
@@ -42,6 +42,13 @@ class RateCard(Base):
     autoquote_max_minor: Mapped[int] = mapped_column(BigInteger)
     #: how long a quote stays open for acceptance
     quote_validity_days: Mapped[int]
+    #: standard uses are sold at once (no staff action): those the rules allow, priced at or
+    #: under instant_max_minor
+    instant_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    instant_max_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    #: what an instant use may be: {"price_tier": [...], "medium": [...], "audience_band":
+    #: [...], "territory": [...], "term": [...]} (a dimension left out allows nothing)
+    instant_rules: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     #: the audit actor of the last change ("staff:3", or "system" when seeded)
     updated_by: Mapped[str] = mapped_column(String(200))
