@@ -98,6 +98,10 @@ STATUS_TOKEN_DAYS = 180
 # of fresh links per requester address (past this, the same answer is shown, nothing is sent).
 NEW_LINK_RATE_LIMIT = "5 per hour;20 per day"
 NEW_LINK_EMAIL_LIMIT = "3 per day"
+# "My requests": how long the mailed link to the list of an address's requests works, and how
+# many such links one address gets (silently: the answer is the same, nothing is sent).
+MY_REQUESTS_LINK_HOURS = 24
+MY_REQUESTS_EMAIL_LIMIT = "3 per day"
 # Licence verification (/licences/<number> and .json): wrong check codes per client address
 # (past this, every check with a code from that address gets 429 until the window ends; a
 # right code or a visit without one never counts),

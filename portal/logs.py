@@ -34,6 +34,7 @@ _SOURCES = ("werkzeug", "gunicorn.access", "gunicorn.error", "portal")
 _SECRETS = (
     (re.compile(r"(?<!/staff)/requests/[A-Za-z0-9_\-%]{8,}"), "/requests/…"),
     (re.compile(r"/staff/password/reset/[A-Za-z0-9_\-%.]{8,}"), "/staff/password/reset/…"),
+    (re.compile(r"/my-requests/[A-Za-z0-9_\-%.]{8,}"), "/my-requests/…"),
     (re.compile(r"/payments/[A-Za-z0-9_\-%.]{8,}/(return|cancelled)\b"), r"/payments/…/\1"),
     (re.compile(r"([?&;]token=)[^&;#\s\"']+", re.IGNORECASE), r"\1…"),
 )

@@ -247,6 +247,8 @@ def test_every_response_has_a_request_id_even_one_refused_early(client) -> None:
     ("POST /payments/demo/PAY-1/succeed", "POST /payments/demo/PAY-1/succeed"),
     ("GET /t/abcdef0123456789.gif", "GET /t/abcdef0123456789.gif"),  # not a secret
     (f"POST /staff/password/reset/{TOKEN}", "POST /staff/password/reset/…"),
+    ("GET /my-requests/ImphbmVAZ2F6ZXR0ZS5leGFtcGxlIg.awjLgg.oJyORvrGsBxTzUvmxJvRuZ3UYxI/RR-2026-00001",
+     "GET /my-requests/…/RR-2026-00001"),
     # the back office's request references are not secrets, and staff need them
     ("POST /staff/requests/RR-2026-00001/quote", "POST /staff/requests/RR-2026-00001/quote"),
 ])

@@ -19,6 +19,7 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from portal import db as database
+from portal.db import utcnow
 from portal.forms import PortalForm
 from portal.licences.copy import LicensedCopy, build_copy
 from portal.licences.models import Licence
@@ -31,7 +32,7 @@ from portal.licensing.forms import (
     NewLinkForm,
     WithdrawForm,
 )
-from portal.licensing.lifecycle import allowed_actions
+from portal.licensing.lifecycle import QuoteStatus, allowed_actions
 from portal.licensing.models import RepublishRequest
 from portal.payments.models import Payment, PaymentProvider
 from portal.payments.services import ReturnUrls, latest_payment, method_for, new_return_key
@@ -131,7 +132,12 @@ def status_page(req: RepublishRequest, status: int = 200, **forms: object) -> Re
     context.update(forms)
     db = database.session()
     licence = licence_of(db, req)
+    quote = req.current_quote
     context.update(
+        # Validity is checked as the page is read: a quote past it offers no "Accept and
+        # pay", even before the expiry job has moved the request on.
+        quote_open=quote is not None and quote.status == QuoteStatus.OPEN
+        and quote.valid_until > utcnow(),
         payment=latest_payment(db, req),
         licence=licence,
         licensed_copy=copy_for(licence) if licence is not None and licence.is_active else None,

@@ -3,7 +3,7 @@ answers it. (The tracking image and the Stripe webhook have blueprints of their 
 
 from flask import Blueprint
 
-from portal.public import licence_views, payment_views, views
+from portal.public import licence_views, my_requests, payment_views, views
 from portal.public.throttle import new_link_requests as new_links
 from portal.public.throttle import token_misses as by_token
 
@@ -24,6 +24,9 @@ bp.add_url_rule('/requests/<token>/answer', 'answer', by_token(views.answer), me
 bp.add_url_rule('/requests/<token>/withdraw', 'withdraw', by_token(views.withdraw), methods=['POST'])
 bp.add_url_rule('/requests/<token>/new-link', 'new_link', by_token(new_links(views.new_link)), methods=['POST'])
 bp.add_url_rule('/lost-link', 'lost_link', new_links(views.lost_link), methods=['GET', 'POST'])
+bp.add_url_rule('/my-requests', 'my_requests', my_requests.ask, methods=['GET', 'POST'])
+bp.add_url_rule('/my-requests/<token>', 'my_requests_page', my_requests.page, methods=['GET'])
+bp.add_url_rule('/my-requests/<token>/<reference>', 'my_request', my_requests.open_request, methods=['GET'])
 bp.add_url_rule('/healthz', 'healthz', views.healthz, methods=['GET'])
 bp.add_url_rule('/readyz', 'readyz', views.readyz, methods=['GET'])
 

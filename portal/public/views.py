@@ -37,7 +37,7 @@ from portal.licensing.forms import (
 )
 from portal.licensing.models import RepublishRequest
 from portal.payments.models import Payment
-from portal.public import throttle
+from portal.public import my_requests, throttle
 from portal.public.requester import (
     link_expired_page,
     request_by_token_or_404,
@@ -119,6 +119,7 @@ def republish_form(slug: str) -> BaseResponse | tuple[str, int] | str:
     form = RepublishForm()
     if request.method != "POST":  # GET, and HEAD from link checkers
         form.start_date.data = default_start_date()
+        my_requests.prefill(form)
         return render_template("public/republish_form.html", article=article, form=form)
     if form.is_bot:
         return render_error(
@@ -130,6 +131,7 @@ def republish_form(slug: str) -> BaseResponse | tuple[str, int] | str:
         req, token = services.submit_request(db, article, form.usage_details(),
                                              currencies=current_app.config["CURRENCIES"])
     throttle.mark_accepted()
+    my_requests.remember(form.usage_details())
     flash(f"Thank you. Your request {req.reference} has been received. We have sent a link to "
           f"this page to {req.requester_email}.", "success")
     return redirect(url_for("public.request_status", token=token), code=303)
